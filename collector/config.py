@@ -1,0 +1,292 @@
+"""Load the collector config, in the OpenTelemetry Collector's own format.
+
+One pass: parse with ``yaml.safe_load``; substitute ``${env:VAR}`` and
+``${env:VAR:-default}`` in string values (after parsing, so a value holding a
+newline or a colon cannot change the document's shape); lay each component's
+keys over its factory defaults, rejecting unknown keys by path; run every
+``validate()``; check that pipelines name only configured components. Every
+problem is collected into one :class:`ConfigError`, a line each, with a path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trainwire.collector.component import ComponentID, Factory, Kind, Signal
+from trainwire.collector.confmap import decode
+from trainwire.errors import ConfigError
+
+__all__ = ["CollectorConfig", "PipelineConfig", "expand_env", "load_config", "parse_config"]
+
+_ENV_REF = re.compile(r"\$\$|\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_TOP_LEVEL = ("receivers", "processors", "exporters", "extensions", "service")
+_KIND_WORD = {
+    Kind.RECEIVER: "receiver",
+    Kind.PROCESSOR: "processor",
+    Kind.EXPORTER: "exporter",
+    Kind.EXTENSION: "extension",
+}
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """One ``service::pipelines`` entry: its signal and the components in order."""
+
+    signal: Signal
+    receivers: tuple[ComponentID, ...] = ()
+    processors: tuple[ComponentID, ...] = ()
+    exporters: tuple[ComponentID, ...] = ()
+
+
+@dataclass(frozen=True)
+class CollectorConfig:
+    """A validated collector config: component configs by id, and the pipelines."""
+
+    components: Mapping[Kind, Mapping[ComponentID, Any]]
+    pipelines: Mapping[str, PipelineConfig]
+    extensions: tuple[ComponentID, ...] = ()
+    log_level: str = "info"
+    factories: Mapping[Kind, Mapping[str, Factory]] = field(default_factory=dict, repr=False)
+
+
+def load_config(
+    path: str | os.PathLike[str],
+    factories: Mapping[Kind, Mapping[str, Factory]],
+    *,
+    require_receivers: bool = True,
+) -> CollectorConfig:
+    """Read and validate a config file; raise :class:`ConfigError` naming every problem."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {os.fspath(path)!r}: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{os.fspath(path)}: not valid YAML: {exc}") from None
+    return parse_config(raw, factories, require_receivers=require_receivers)
+
+
+def parse_config(
+    raw: Any,
+    factories: Mapping[Kind, Mapping[str, Factory]],
+    *,
+    require_receivers: bool = True,
+) -> CollectorConfig:
+    """Validate an already-parsed config mapping (see :func:`load_config`)."""
+    problems: list[str] = []
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError("config: expected a mapping with receivers, exporters and service")
+    raw = expand_env(raw, "", problems)
+    for key in raw:
+        if key not in _TOP_LEVEL:
+            problems.append(f"{key}: unknown top-level key (valid: {', '.join(_TOP_LEVEL)})")
+    components: dict[Kind, dict[ComponentID, Any]] = {}
+    for kind in Kind:
+        components[kind] = _decode_section(kind, raw.get(kind.value), factories, problems)
+    service = raw.get("service")
+    pipelines, extensions, log_level = _decode_service(
+        service, components, factories, problems, require_receivers
+    )
+    if problems:
+        raise ConfigError(problems)
+    return CollectorConfig(components, pipelines, extensions, log_level, factories)
+
+
+def expand_env(value: Any, path: str, problems: list[str]) -> Any:
+    """Substitute ``${env:VAR}`` / ``${env:VAR:-default}`` in every string of ``value``.
+
+    ``$$`` stands for a literal ``$``. A string that is exactly one reference
+    takes the YAML type of the substituted text (so ports stay integers). An
+    unset variable without a default becomes empty, as in the Collector.
+    """
+    if isinstance(value, Mapping):
+        return {
+            k: expand_env(v, f"{path}::{k}" if path else str(k), problems) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [expand_env(v, f"{path}[{i}]", problems) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "$" not in value:
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, default = match.group(1), match.group(2)
+        return os.environ.get(name) or (default if default is not None else "")
+
+    whole = _ENV_REF.fullmatch(value)
+    expanded = _ENV_REF.sub(substitute, value)
+    if whole and whole.group(0) != "$$":
+        try:
+            typed = yaml.safe_load(expanded) if expanded.strip() else None
+        except yaml.YAMLError:
+            return expanded
+        if typed is None or isinstance(typed, (int, float, bool)):
+            return typed
+    return expanded
+
+
+def _decode_section(
+    kind: Kind,
+    section: Any,
+    factories: Mapping[Kind, Mapping[str, Factory]],
+    problems: list[str],
+) -> dict[ComponentID, Any]:
+    result: dict[ComponentID, Any] = {}
+    if section is None:
+        return result
+    if not isinstance(section, Mapping):
+        problems.append(f"{kind.value}: expected a mapping of component ids to settings")
+        return result
+    known = factories.get(kind, {})
+    for key, value in section.items():
+        path = f"{kind.value}::{key}"
+        try:
+            cid = ComponentID.parse(str(key))
+        except ValueError as exc:
+            problems.append(f"{path}: {exc}")
+            continue
+        factory = known.get(cid.type)
+        if factory is None:
+            names = ", ".join(sorted(known)) or "none"
+            problems.append(
+                f"{path}: unknown {_KIND_WORD[kind]} type '{cid.type}' (known types: {names})"
+            )
+            result[cid] = None  # declared, so pipelines naming it get no second complaint
+            continue
+        result[cid] = decode(type(factory.default_config()), value, path, problems)
+    return result
+
+
+def _decode_service(
+    service: Any,
+    components: Mapping[Kind, Mapping[ComponentID, Any]],
+    factories: Mapping[Kind, Mapping[str, Factory]],
+    problems: list[str],
+    require_receivers: bool,
+) -> tuple[dict[str, PipelineConfig], tuple[ComponentID, ...], str]:
+    if not isinstance(service, Mapping):
+        problems.append("service: required, with service::pipelines naming receivers and exporters")
+        return {}, (), "info"
+    for key in service:
+        if key not in ("pipelines", "extensions", "telemetry"):
+            problems.append(
+                f"service::{key}: unknown key (valid: extensions, pipelines, telemetry)"
+            )
+    extensions = tuple(
+        _refs(
+            service.get("extensions"), Kind.EXTENSION, "service::extensions", components, problems
+        )
+    )
+    log_level = "info"
+    telemetry = service.get("telemetry") or {}
+    if isinstance(telemetry, Mapping):
+        logs = telemetry.get("logs") or {}
+        level = logs.get("level", "info") if isinstance(logs, Mapping) else "info"
+        if str(level).lower() not in ("debug", "info", "warn", "warning", "error"):
+            problems.append(
+                f"service::telemetry::logs::level: {level!r} is not debug/info/warn/error"
+            )
+        else:
+            log_level = str(level).lower()
+    pipelines: dict[str, PipelineConfig] = {}
+    raw_pipelines = service.get("pipelines")
+    if not isinstance(raw_pipelines, Mapping) or not raw_pipelines:
+        problems.append(
+            "service::pipelines: required; add e.g."
+            " metrics: {receivers: [otlp], exporters: [sqlite]}"
+        )
+        return pipelines, extensions, log_level
+    for name, body in raw_pipelines.items():
+        path = f"service::pipelines::{name}"
+        signal_word = str(name).partition("/")[0]
+        try:
+            signal = Signal(signal_word)
+        except ValueError:
+            valid = ", ".join(s.value for s in Signal)
+            problems.append(f"{path}: unknown signal '{signal_word}' (valid: {valid})")
+            continue
+        if not isinstance(body, Mapping):
+            problems.append(f"{path}: expected a mapping with receivers and exporters")
+            continue
+        for key in body:
+            if key not in ("receivers", "processors", "exporters"):
+                problems.append(
+                    f"{path}::{key}: unknown key (valid: exporters, processors, receivers)"
+                )
+        receivers = _refs(
+            body.get("receivers"), Kind.RECEIVER, f"{path}::receivers", components, problems
+        )
+        processors = _refs(
+            body.get("processors"), Kind.PROCESSOR, f"{path}::processors", components, problems
+        )
+        exporters = _refs(
+            body.get("exporters"), Kind.EXPORTER, f"{path}::exporters", components, problems
+        )
+        if require_receivers and not receivers and "receivers" in body:
+            problems.append(f"{path}::receivers: must name at least one receiver")
+        elif require_receivers and "receivers" not in body:
+            problems.append(f"{path}::receivers: required; name at least one receiver, e.g. [otlp]")
+        if not exporters:
+            problems.append(
+                f"{path}::exporters: required; name at least one exporter, e.g. [sqlite]"
+            )
+        for kind, ids in (
+            (Kind.RECEIVER, receivers),
+            (Kind.PROCESSOR, processors),
+            (Kind.EXPORTER, exporters),
+        ):
+            for cid in ids:
+                factory = factories.get(kind, {}).get(cid.type)
+                if factory is not None and signal not in factory.signals:
+                    problems.append(
+                        f"{path}: {_KIND_WORD[kind]} '{cid}' does not support {signal.value}"
+                    )
+        pipelines[str(name)] = PipelineConfig(
+            signal, tuple(receivers), tuple(processors), tuple(exporters)
+        )
+    return pipelines, extensions, log_level
+
+
+def _refs(
+    value: Any,
+    kind: Kind,
+    path: str,
+    components: Mapping[Kind, Mapping[ComponentID, Any]],
+    problems: list[str],
+) -> list[ComponentID]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        problems.append(f"{path}: expected a list of {kind.value} ids")
+        return []
+    ids: list[ComponentID] = []
+    configured = components.get(kind, {})
+    for item in value:
+        try:
+            cid = ComponentID.parse(str(item))
+        except ValueError as exc:
+            problems.append(f"{path}: {exc}")
+            continue
+        if cid not in configured:
+            names = ", ".join(sorted(str(c) for c in configured)) or "none"
+            problems.append(
+                f"{path}: references {_KIND_WORD[kind]} '{cid}' which is not configured;"
+                f" add it under {kind.value}: or fix the name (configured: {names})"
+            )
+            continue
+        if cid in ids:
+            problems.append(f"{path}: '{cid}' is listed twice")
+            continue
+        ids.append(cid)
+    return ids

@@ -1,0 +1,94 @@
+"""Lay a user's config mapping over a config dataclass, strictly.
+
+Unknown keys are rejected by their path (with the nearest known key suggested),
+values are checked against the field types, and every problem is collected
+rather than stopping at the first, like the Collector's ``mapstructure`` decode
+followed by ``Validate()``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, TypeVar, Union
+
+__all__ = ["decode"]
+
+T = TypeVar("T")
+
+_TYPE_WORDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+
+
+def decode(cls: type[T], data: Any, path: str, problems: list[str]) -> T:
+    """Return ``cls`` built from its defaults with ``data`` laid over them.
+
+    Problems are appended to ``problems`` as ``path::key: message`` lines; the
+    returned object then holds defaults where the user's value was wrong.
+    """
+    default = cls()
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        problems.append(f"{path}: expected a mapping of settings, got {_describe(data)}")
+        return default
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        key_path = f"{path}::{key}"
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            known = ", ".join(sorted(fields))
+            problems.append(f"{key_path}: unknown key{hint} (valid keys: {known})")
+            continue
+        values[key] = _convert(hints[key], value, key_path, problems, getattr(default, key))
+    result = dataclasses.replace(default, **values)  # type: ignore[type-var]
+    validate = getattr(result, "validate", None)
+    if callable(validate):
+        problems.extend(f"{path}::{line}" for line in validate())
+    return result
+
+
+def _convert(hint: Any, value: Any, path: str, problems: list[str], fallback: Any) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        if len(inner) == 1:
+            return _convert(inner[0], value, path, problems, fallback)
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        return decode(hint, value, path, problems)
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            problems.append(f"{path}: expected a list, got {_describe(value)}")
+            return fallback
+        item = args[0] if args else Any
+        items = [_convert(item, v, f"{path}[{i}]", problems, None) for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict or hint is dict:
+        if not isinstance(value, Mapping):
+            problems.append(f"{path}: expected a mapping, got {_describe(value)}")
+            return fallback
+        return dict(value)
+    if hint is Any:
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in _TYPE_WORDS:
+        if isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
+            return value
+        problems.append(f"{path}: expected {_TYPE_WORDS[hint]}, got {_describe(value)}")
+        return fallback
+    return value
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    return f"{type(value).__name__} {value!r}"

@@ -1,0 +1,5 @@
+"""Receivers: where telemetry enters the collector."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

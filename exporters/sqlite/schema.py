@@ -1,0 +1,192 @@
+"""The run store's schema and its versioned migrations.
+
+Designed for the whole product: runs and their ranks, params, tags, labels,
+summaries, metric points (step resolved from the ``ml.step`` point at the same
+resource and time), distributions, events, artifacts, and plain OpenTelemetry
+series with their attributes. NaN is stored as NULL in ``points.value`` (SQLite
+cannot hold NaN); a point row always has a value, so NULL reads back as NaN.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+__all__ = ["SCHEMA_VERSION", "connect"]
+
+_MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema.
+    """
+    CREATE TABLE resources (
+        id INTEGER PRIMARY KEY,
+        fingerprint TEXT NOT NULL UNIQUE,
+        run_id TEXT,
+        rank INTEGER,
+        attributes TEXT NOT NULL
+    );
+    CREATE INDEX resources_run ON resources(run_id);
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        name TEXT,
+        name_time INTEGER NOT NULL DEFAULT 0,
+        experiment TEXT NOT NULL DEFAULT 'default',
+        group_name TEXT,
+        status TEXT NOT NULL DEFAULT 'running',
+        start_time INTEGER,
+        end_time INTEGER,
+        last_seen INTEGER,
+        world_size INTEGER NOT NULL DEFAULT 1,
+        host TEXT,
+        exit_code INTEGER,
+        exception_type TEXT,
+        exception_message TEXT,
+        exception_stacktrace TEXT,
+        details TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX runs_experiment ON runs(experiment, start_time);
+    CREATE TABLE run_ranks (
+        run_id TEXT NOT NULL,
+        rank INTEGER NOT NULL,
+        status TEXT NOT NULL DEFAULT 'running',
+        host TEXT,
+        pid INTEGER,
+        end_time INTEGER,
+        exit_code INTEGER,
+        PRIMARY KEY (run_id, rank)
+    ) WITHOUT ROWID;
+    CREATE TABLE params (
+        run_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        time INTEGER NOT NULL,
+        PRIMARY KEY (run_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE tags (
+        run_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        time INTEGER NOT NULL,
+        PRIMARY KEY (run_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE labels (
+        run_id TEXT NOT NULL,
+        label TEXT NOT NULL,
+        present INTEGER NOT NULL,
+        time INTEGER NOT NULL,
+        PRIMARY KEY (run_id, label)
+    ) WITHOUT ROWID;
+    CREATE TABLE summaries (
+        run_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        time INTEGER NOT NULL,
+        PRIMARY KEY (run_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE metric_specs (
+        run_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        goal TEXT,
+        step_metric TEXT,
+        time INTEGER NOT NULL,
+        PRIMARY KEY (run_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE series (
+        id INTEGER PRIMARY KEY,
+        resource_id INTEGER NOT NULL REFERENCES resources(id),
+        scope_name TEXT NOT NULL,
+        scope_version TEXT NOT NULL DEFAULT '',
+        name TEXT NOT NULL,
+        type TEXT NOT NULL,
+        unit TEXT NOT NULL DEFAULT '',
+        attr_hash TEXT NOT NULL,
+        attributes TEXT NOT NULL,
+        UNIQUE (resource_id, scope_name, name, attr_hash)
+    );
+    CREATE TABLE steps (
+        resource_id INTEGER NOT NULL,
+        time INTEGER NOT NULL,
+        step INTEGER NOT NULL,
+        PRIMARY KEY (resource_id, time)
+    ) WITHOUT ROWID;
+    CREATE TABLE points (
+        series_id INTEGER NOT NULL,
+        time INTEGER NOT NULL,
+        step INTEGER,
+        value REAL,
+        PRIMARY KEY (series_id, time)
+    ) WITHOUT ROWID;
+    CREATE TABLE distributions (
+        series_id INTEGER NOT NULL,
+        time INTEGER NOT NULL,
+        step INTEGER,
+        count INTEGER NOT NULL,
+        sum REAL,
+        min REAL,
+        max REAL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (series_id, time)
+    ) WITHOUT ROWID;
+    CREATE TABLE events (
+        uid TEXT PRIMARY KEY,
+        resource_id INTEGER NOT NULL,
+        run_id TEXT,
+        name TEXT,
+        time INTEGER NOT NULL,
+        severity_number INTEGER NOT NULL DEFAULT 0,
+        severity_text TEXT NOT NULL DEFAULT '',
+        body TEXT,
+        attributes TEXT NOT NULL
+    );
+    CREATE INDEX events_run ON events(run_id, name, time);
+    CREATE TABLE artifacts (
+        run_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mime_type TEXT NOT NULL DEFAULT 'application/octet-stream',
+        time INTEGER NOT NULL,
+        PRIMARY KEY (run_id, name, sha256)
+    ) WITHOUT ROWID;
+    """,
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """Open the store at ``path`` in WAL mode, creating or migrating it as needed.
+
+    Raises:
+        sqlite3.DatabaseError: the file is not a trainwire store, or is newer
+            than this version of trainwire understands.
+    """
+    conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode survives a killed process; only power loss can drop the last commit.
+    conn.execute("PRAGMA synchronous=NORMAL")
+    _migrate(conn, path)
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection, path: str | Path) -> None:
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise sqlite3.DatabaseError(
+            f"{path}: store schema version {version} is newer than this trainwire understands"
+            f" ({SCHEMA_VERSION}); upgrade trainwire"
+        )
+    if version == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Re-read under the write lock: another process may have migrated meanwhile.
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        for number in range(version, SCHEMA_VERSION):
+            for statement in _MIGRATIONS[number].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

@@ -1,0 +1,265 @@
+"""Write OTLP requests into the run store: idempotent, batched, one transaction each.
+
+Point identity is (resource, scope, metric name, attribute set, time): a
+re-sent request changes nothing, and several attribute sets of one metric at one
+timestamp are all kept. A trainwire point's step comes from the ``ml.step``
+point of the same resource and time, in the same request or an earlier one; a
+step arriving later fills in points stored without one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric, NumberDataPoint
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+
+from trainwire import semconv
+from trainwire.anyvalue import attributes_to_dict
+from trainwire.exporters.sqlite.distributions import distribution_rows
+from trainwire.exporters.sqlite.identity import canonical_json, digest
+from trainwire.exporters.sqlite.run_events import apply_event, event_row
+
+__all__ = ["StoreWriter"]
+
+_NUMBER_KINDS = ("gauge", "sum")
+
+
+class StoreWriter:
+    """Writes requests into an open store connection; not thread-safe (one writer)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._resources: dict[bytes, tuple[int, str | None]] = {}
+        self._series: dict[tuple[int, str, str, str], int] = {}
+
+    def write_metrics(self, request: ExportMetricsServiceRequest) -> int:
+        """Store every point of ``request``; return how many points were new."""
+        with _Transaction(self):
+            before = self._conn.total_changes
+            for rm in request.resource_metrics:
+                resource_id, run_id = self._resource(rm.resource)
+                last_time = 0
+                for sm in rm.scope_metrics:
+                    scope = sm.scope.name
+                    own_scope = scope == semconv.SCOPE_NAME
+                    steps = _steps(sm.metrics) if own_scope else {}
+                    if steps:
+                        self._store_steps(resource_id, steps)
+                    for metric in sm.metrics:
+                        if own_scope and metric.name == semconv.METRIC_STEP:
+                            continue
+                        last_time = max(
+                            last_time,
+                            self._store_metric(
+                                resource_id,
+                                scope,
+                                sm.scope.version,
+                                metric,
+                                steps if own_scope else None,
+                            ),
+                        )
+                if run_id is not None and last_time:
+                    self._touch_run(run_id, last_time)
+            return self._conn.total_changes - before
+
+    def write_logs(self, request: ExportLogsServiceRequest) -> int:
+        """Store each log record once, applying run events; return how many were new."""
+        new = 0
+        with _Transaction(self):
+            for rl in request.resource_logs:
+                resource_id, run_id = self._resource(rl.resource)
+                rank = _rank(rl.resource)
+                for sl in rl.scope_logs:
+                    for record in sl.log_records:
+                        row = event_row(resource_id, run_id, sl.scope.name, record)
+                        cursor = self._conn.execute(
+                            "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?)", row
+                        )
+                        if cursor.rowcount == 1:
+                            new += 1
+                            if run_id is not None:
+                                apply_event(self._conn, run_id, rank, record, row)
+                if run_id is not None:
+                    self._touch_run(
+                        run_id,
+                        max(
+                            (r.time_unix_nano for sl in rl.scope_logs for r in sl.log_records),
+                            default=0,
+                        ),
+                    )
+        return new
+
+    def _resource(self, resource: Resource) -> tuple[int, str | None]:
+        key = resource.SerializeToString(deterministic=True)
+        cached = self._resources.get(key)
+        if cached is not None:
+            return cached
+        attributes = attributes_to_dict(resource.attributes)
+        encoded = canonical_json(attributes)
+        run_id = attributes.get(semconv.ML_RUN_ID)
+        run_id = str(run_id) if run_id not in (None, "") else None
+        rank = _int(attributes.get(semconv.ML_RUN_RANK), 0)
+        self._conn.execute(
+            "INSERT OR IGNORE INTO resources(fingerprint, run_id, rank, attributes)"
+            " VALUES (?,?,?,?)",
+            (digest(encoded), run_id, rank if run_id else None, encoded),
+        )
+        (resource_id,) = self._conn.execute(
+            "SELECT id FROM resources WHERE fingerprint = ?", (digest(encoded),)
+        ).fetchone()
+        if run_id is not None:
+            self._ensure_run(run_id, rank, attributes)
+        self._resources[key] = (resource_id, run_id)
+        return resource_id, run_id
+
+    def _ensure_run(self, run_id: str, rank: int, attributes: dict[str, Any]) -> None:
+        experiment = str(attributes.get(semconv.ML_EXPERIMENT_NAME) or "default")
+        group = attributes.get(semconv.ML_RUN_GROUP)
+        world_size = max(1, _int(attributes.get(semconv.ML_RUN_WORLD_SIZE), 1))
+        host = attributes.get(semconv.HOST_NAME)
+        self._conn.execute(
+            "INSERT OR IGNORE INTO runs(run_id, name, experiment, group_name, world_size, host)"
+            " VALUES (?,?,?,?,?,?)",
+            (run_id, run_id, experiment, group, world_size, host),
+        )
+        self._conn.execute(
+            "INSERT OR IGNORE INTO run_ranks(run_id, rank, host, pid) VALUES (?,?,?,?)",
+            (run_id, rank, host, _int(attributes.get(semconv.PROCESS_PID), None)),
+        )
+
+    def _touch_run(self, run_id: str, time: int) -> None:
+        self._conn.execute(
+            "UPDATE runs SET last_seen = max(coalesce(last_seen, 0), ?),"
+            " start_time = min(coalesce(start_time, ?), ?) WHERE run_id = ?",
+            (time, time, time, run_id),
+        )
+
+    def _store_steps(self, resource_id: int, steps: dict[int, int]) -> None:
+        rows = [(resource_id, t, s) for t, s in steps.items()]
+        self._conn.executemany("INSERT OR IGNORE INTO steps VALUES (?,?,?)", rows)
+        # Points that arrived before their step (split requests) get it now.
+        self._conn.executemany(
+            "UPDATE points SET step = ? WHERE step IS NULL AND time = ? AND series_id IN"
+            " (SELECT id FROM series WHERE resource_id = ? AND scope_name = ?)",
+            [(s, t, resource_id, semconv.SCOPE_NAME) for t, s in steps.items()],
+        )
+
+    def _store_metric(
+        self,
+        resource_id: int,
+        scope: str,
+        scope_version: str,
+        metric: Metric,
+        steps: dict[int, int] | None,
+    ) -> int:
+        kind = metric.WhichOneof("data")
+        if kind is None:
+            return 0
+        rows: list[tuple[Any, ...]] = []
+        if kind in _NUMBER_KINDS:
+            points: Iterable[Any] = getattr(metric, kind).data_points
+            for point in points:
+                sid = self._series_id(resource_id, scope, scope_version, metric, kind, point)
+                step = self._step(resource_id, point.time_unix_nano, steps)
+                rows.append((sid, point.time_unix_nano, step, _number(point)))
+            self._conn.executemany("INSERT OR IGNORE INTO points VALUES (?,?,?,?)", rows)
+        else:
+            for point, count, total, low, high, data in distribution_rows(metric, kind):
+                sid = self._series_id(resource_id, scope, scope_version, metric, kind, point)
+                step = self._step(resource_id, point.time_unix_nano, steps)
+                rows.append((sid, point.time_unix_nano, step, count, total, low, high, data))
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO distributions VALUES (?,?,?,?,?,?,?,?)", rows
+            )
+        return max((r[1] for r in rows), default=0)
+
+    def _step(self, resource_id: int, time: int, steps: dict[int, int] | None) -> int | None:
+        if steps is None:
+            return None  # plain OpenTelemetry metrics have no step
+        step = steps.get(time)
+        if step is None:
+            found = self._conn.execute(
+                "SELECT step FROM steps WHERE resource_id = ? AND time = ?", (resource_id, time)
+            ).fetchone()
+            step = found[0] if found else None
+        return step
+
+    def _series_id(
+        self, resource_id: int, scope: str, version: str, metric: Metric, kind: str, point: Any
+    ) -> int:
+        attributes = (
+            canonical_json(attributes_to_dict(point.attributes)) if point.attributes else "{}"
+        )
+        key = (resource_id, scope, metric.name, attributes)
+        sid = self._series.get(key)
+        if sid is not None:
+            return sid
+        attr_hash = digest(attributes)
+        self._conn.execute(
+            "INSERT OR IGNORE INTO series(resource_id, scope_name, scope_version, name, type, unit,"
+            " attr_hash, attributes) VALUES (?,?,?,?,?,?,?,?)",
+            (resource_id, scope, version, metric.name, kind, metric.unit, attr_hash, attributes),
+        )
+        (sid,) = self._conn.execute(
+            "SELECT id FROM series WHERE resource_id=? AND scope_name=? AND name=? AND attr_hash=?",
+            (resource_id, scope, metric.name, attr_hash),
+        ).fetchone()
+        self._series[key] = sid
+        return int(sid)
+
+
+def _steps(metrics: Iterable[Metric]) -> dict[int, int]:
+    steps: dict[int, int] = {}
+    for metric in metrics:
+        if metric.name == semconv.METRIC_STEP and metric.WhichOneof("data") == "gauge":
+            for point in metric.gauge.data_points:
+                steps[point.time_unix_nano] = int(_number(point) or 0)
+    return steps
+
+
+def _number(point: NumberDataPoint) -> float | int | None:
+    if point.WhichOneof("value") == "as_int":
+        return point.as_int
+    value = point.as_double
+    return None if value != value else value  # NaN is stored as NULL
+
+
+def _rank(resource: Resource) -> int:
+    for kv in resource.attributes:
+        if kv.key == semconv.ML_RUN_RANK:
+            return int(_int(kv.value.int_value or kv.value.string_value, 0))
+    return 0
+
+
+def _int(value: Any, default: Any) -> Any:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``; on error, roll back and forget cached row ids."""
+
+    def __init__(self, writer: StoreWriter) -> None:
+        self._writer = writer
+
+    def __enter__(self) -> None:
+        self._writer._conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self._writer._conn.execute("COMMIT")
+            return
+        # Cached ids may name rows the rollback removed.
+        self._writer._resources.clear()
+        self._writer._series.clear()
+        if self._writer._conn.in_transaction:
+            self._writer._conn.execute("ROLLBACK")

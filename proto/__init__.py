@@ -1,0 +1,3 @@
+"""Protocol buffers of trainwire's own services and their generated code."""
+
+__all__: list[str] = []

@@ -1,0 +1,36 @@
+"""The ``trainwire`` command line."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from trainwire.cli.runs import runs, show
+
+__all__ = ["main"]
+
+# Commands that import server-side code load only when used, so `trainwire runs` stays quick.
+_LAZY = {"collector": "trainwire.collector.cli:collector"}
+
+
+class _Group(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *_LAZY])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _LAZY:
+            module, _, attr = _LAZY[cmd_name].partition(":")
+            command: click.Command = getattr(importlib.import_module(module), attr)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="trainwire")
+def main() -> None:
+    """trainwire: experiment tracking for machine learning, built on OpenTelemetry."""
+
+
+main.add_command(runs)
+main.add_command(show)

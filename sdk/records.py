@@ -1,0 +1,95 @@
+"""What ``Run`` methods put in the buffer, and how a batch of them becomes OTLP.
+
+Records are plain tuples so ``log()`` stays cheap on the training thread; the
+background sender turns a batch into one metrics and one logs request.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+
+from trainwire import semconv
+from trainwire.anyvalue import set_any_value, to_attributes
+
+__all__ = ["EventRecord", "MetricRecord", "encode_events", "encode_metrics", "new_uid"]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricRecord:
+    """One ``log()`` call: its time, step, and already-validated float values."""
+
+    time_unix_nano: int
+    step: int
+    values: Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One run event (``ml.run.*``, ``ml.alert``, ...), with its identity made at creation."""
+
+    time_unix_nano: int
+    name: str
+    body: Any
+    uid: str
+    attributes: Mapping[str, Any] | None = None
+
+
+def new_uid() -> str:
+    """Return a fresh ``log.record.uid``."""
+    return uuid.uuid4().hex
+
+
+def encode_metrics(
+    resource: Resource, scope: InstrumentationScope, records: Sequence[MetricRecord]
+) -> ExportMetricsServiceRequest:
+    """One Gauge per key with a point per call, plus the ``ml.step`` Gauge at the same times."""
+    request = ExportMetricsServiceRequest()
+    rm = request.resource_metrics.add()
+    rm.resource.CopyFrom(resource)
+    sm = rm.scope_metrics.add()
+    sm.scope.CopyFrom(scope)
+    by_name: dict[str, Any] = {}
+    step_points = sm.metrics.add(name=semconv.METRIC_STEP).gauge.data_points
+    for record in records:
+        t = record.time_unix_nano
+        step_points.add(time_unix_nano=t, as_int=record.step)
+        for key, value in record.values.items():
+            points = by_name.get(key)
+            if points is None:
+                points = by_name[key] = sm.metrics.add(name=key).gauge.data_points
+            points.add(time_unix_nano=t, as_double=value)
+    return request
+
+
+def encode_events(
+    resource: Resource, scope: InstrumentationScope, records: Sequence[EventRecord]
+) -> ExportLogsServiceRequest:
+    """One LogRecord per event, named both by ``event_name`` and the ``event.name`` attribute."""
+    request = ExportLogsServiceRequest()
+    rl = request.resource_logs.add()
+    rl.resource.CopyFrom(resource)
+    sl = rl.scope_logs.add()
+    sl.scope.CopyFrom(scope)
+    for record in records:
+        log = sl.log_records.add(
+            time_unix_nano=record.time_unix_nano,
+            observed_time_unix_nano=record.time_unix_nano,
+            event_name=record.name,
+        )
+        if record.body is not None:
+            set_any_value(log.body, record.body)
+        attributes = {semconv.EVENT_NAME_ATTRIBUTE: record.name, semconv.LOG_RECORD_UID: record.uid}
+        if record.attributes:
+            attributes.update(record.attributes)
+        log.attributes.extend(to_attributes(attributes))
+    return request

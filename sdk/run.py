@@ -1,0 +1,236 @@
+"""A run: the object a training script logs through.
+
+Every method only builds a record and appends it to the sender's buffer; the
+network and the store are the background thread's business. Timestamps are
+strictly increasing within the run, so ``(run, time)`` identifies one call.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import traceback
+import weakref
+from collections.abc import Mapping
+from types import MappingProxyType, TracebackType
+from typing import Any
+
+from trainwire import semconv
+from trainwire.errors import InvalidValueError, RunFinishedError
+from trainwire.records import EventRecord, MetricRecord, new_uid
+from trainwire.sender import Sender
+from trainwire.values import as_step, check_metrics
+
+__all__ = ["Run"]
+
+logger = logging.getLogger("trainwire")
+_live_runs: weakref.WeakSet[Run] = weakref.WeakSet()
+_FINISH_STATUSES = (semconv.STATUS_COMPLETED, semconv.STATUS_FAILED, semconv.STATUS_KILLED)
+
+
+class Run:
+    """One tracked run. Create it with :func:`trainwire.init`; use it as a context manager."""
+
+    def __init__(
+        self,
+        run_id: str,
+        *,
+        name: str,
+        experiment: str,
+        config: Mapping[str, Any],
+        sender: Sender,
+        finish_timeout_s: float = 30.0,
+    ) -> None:
+        self._id = run_id
+        self._name = name
+        self._experiment = experiment
+        self._config = MappingProxyType(dict(config))
+        self._sender = sender
+        self._finish_timeout_s = finish_timeout_s
+        self._lock = threading.Lock()
+        self._last_time = 0
+        self._next_step = 0
+        self._start_ns = time.time_ns()
+        self._finished = False
+        self._forked = False
+        _live_runs.add(self)
+        atexit.register(self._at_exit)
+
+    @property
+    def id(self) -> str:
+        """The run id (``ml.run.id``)."""
+        return self._id
+
+    @property
+    def name(self) -> str:
+        """The run's display name."""
+        return self._name
+
+    @property
+    def experiment(self) -> str:
+        """The experiment the run belongs to."""
+        return self._experiment
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        """The config given to ``init()``, read-only."""
+        return self._config
+
+    @property
+    def finished(self) -> bool:
+        """Whether ``finish()`` has been called."""
+        return self._finished
+
+    def log(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        """Log scalar metrics at ``step`` (default: one more than the last step).
+
+        Raises:
+            InvalidValueError: a key is not a name, or a value is not a number.
+            RunFinishedError: the run has finished.
+        """
+        values = check_metrics(metrics)
+        if step is not None:
+            step = as_step(step)
+        self._check_open()
+        with self._lock:
+            if step is None:
+                step = self._next_step
+            self._next_step = step + 1
+            now = self._tick()
+        self._sender.put(MetricRecord(now, step, values))
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Record parameters (nested mappings allowed; they read back with dotted keys)."""
+        self._event(semconv.EVENT_RUN_PARAMS, dict(_mapping("params", params)))
+
+    def set_tag(self, key: str, value: Any) -> None:
+        """Set a key/value tag on the run."""
+        if not isinstance(key, str) or not key:
+            raise InvalidValueError(f"tag keys must be non-empty strings, got {key!r}")
+        self._event(semconv.EVENT_RUN_TAGS, {"set": {key: value}})
+
+    def summary(self, values: Mapping[str, Any]) -> None:
+        """Record final values (the best accuracy, the test score, ...)."""
+        self._event(semconv.EVENT_RUN_SUMMARY, dict(_mapping("summary", values)))
+
+    def finish(self, status: str | None = None, *, timeout_s: float | None = None) -> None:
+        """End the run and wait (at most ``timeout_s``) for its data to be delivered.
+
+        Idempotent. ``status`` is ``completed`` (default), ``failed`` or ``killed``.
+        It never hangs: data not delivered within the timeout is reported.
+        """
+        self._end(status or semconv.STATUS_COMPLETED, None, timeout_s)
+
+    def flush(self, timeout_s: float | None = None) -> bool:
+        """Wait until everything logged so far is delivered; False if ``timeout_s`` passed first."""
+        if self._finished:
+            return True
+        return self._sender.flush(timeout_s)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self._end(semconv.STATUS_COMPLETED, None, None)
+        elif isinstance(exc, KeyboardInterrupt):
+            self._end(semconv.STATUS_KILLED, exc, None)
+        else:
+            self._end(semconv.STATUS_FAILED, exc, None)
+
+    def __repr__(self) -> str:
+        return (
+            f"<trainwire.Run id={self._id!r} name={self._name!r} experiment={self._experiment!r}>"
+        )
+
+    def _end(self, status: str, exc: BaseException | None, timeout_s: float | None) -> None:
+        if status not in _FINISH_STATUSES:
+            raise InvalidValueError(
+                f"status must be one of {', '.join(_FINISH_STATUSES)}, got {status!r}"
+            )
+        with self._lock:
+            if self._finished or self._forked:
+                return
+            self._finished = True
+            now = self._tick()
+        body = {"status": status, "duration_s": (now - self._start_ns) / 1e9}
+        attributes = _exception_attributes(exc) if exc is not None else None
+        self._sender.put(EventRecord(now, semconv.EVENT_RUN_END, body, new_uid(), attributes))
+        timeout = self._finish_timeout_s if timeout_s is None else timeout_s
+        if not self._sender.close(timeout):
+            logger.warning(
+                "trainwire: finish() gave up after %.0fs with %d records of run %s undelivered",
+                timeout,
+                self._sender.undelivered_records,
+                self._id,
+            )
+        from trainwire import _active
+
+        _active.clear(self)
+
+    def _event(self, name: str, body: Any, attributes: Mapping[str, Any] | None = None) -> None:
+        self._check_open()
+        with self._lock:
+            now = self._tick()
+        self._sender.put(EventRecord(now, name, body, new_uid(), attributes))
+
+    def _tick(self) -> int:
+        """A strictly increasing timestamp; call with the lock held."""
+        now = time.time_ns()
+        if now <= self._last_time:
+            now = self._last_time + 1
+        self._last_time = now
+        return now
+
+    def _check_open(self) -> None:
+        if self._finished:
+            raise RunFinishedError(
+                f"run {self._id} has finished; start a new one with trainwire.init()"
+            )
+        if self._forked:
+            raise RunFinishedError(
+                f"run {self._id} belongs to the parent process; log from the parent, or call"
+                " trainwire.init() in the child"
+            )
+
+    def _at_exit(self) -> None:
+        if not self._finished and not self._forked:
+            self._end(semconv.STATUS_COMPLETED, None, None)
+
+    def _after_fork_in_child(self) -> None:
+        self._forked = True  # the sender thread did not survive the fork; never double-send
+
+
+def _mapping(what: str, value: Any) -> Mapping[str, Any]:
+    if hasattr(value, "__dict__") and not isinstance(value, Mapping):
+        value = vars(value)  # argparse.Namespace and similar
+    if not isinstance(value, Mapping):
+        raise InvalidValueError(f"{what} must be a dict, got {type(value).__name__}")
+    return value
+
+
+def _exception_attributes(exc: BaseException) -> dict[str, str]:
+    return {
+        semconv.EXCEPTION_TYPE: type(exc).__qualname__,
+        semconv.EXCEPTION_MESSAGE: str(exc),
+        semconv.EXCEPTION_STACKTRACE: "".join(
+            traceback.format_exception(type(exc), exc, exc.__traceback__)
+        ),
+    }
+
+
+def _mark_forked_runs() -> None:
+    for run in list(_live_runs):
+        run._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):  # DataLoader workers fork
+    os.register_at_fork(after_in_child=_mark_forked_runs)

@@ -1,0 +1,75 @@
+"""Environment variables trainwire reads, declared once as typed descriptors.
+
+Precedence everywhere: explicit argument, then environment, then default. A
+variable set to a value of the wrong shape raises :class:`ConfigError`; it never
+silently falls back to the default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from trainwire.errors import ConfigError
+
+__all__ = [
+    "DB_PATH",
+    "ENDPOINT",
+    "OTEL_ENDPOINT",
+    "EnvVar",
+    "resolve_endpoint",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class EnvVar(Generic[T]):
+    """One environment variable: its name, how to parse it, and its default."""
+
+    name: str
+    parse: Callable[[str], T]
+    default: T
+    accepts: str
+    """Human description of valid values, used in error messages."""
+
+    def get(self) -> T:
+        """Return the parsed value, or the default when unset or empty."""
+        raw = os.environ.get(self.name, "").strip()
+        if not raw:
+            return self.default
+        try:
+            return self.parse(raw)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"environment variable {self.name}={raw!r} is invalid: expected {self.accepts}"
+                f" ({exc}); fix or unset it"
+            ) from None
+
+
+def _parse_endpoint(raw: str) -> str:
+    if any(c.isspace() for c in raw):
+        raise ValueError("contains white space")
+    return raw
+
+
+ENDPOINT: EnvVar[str | None] = EnvVar(
+    "TRAINWIRE_ENDPOINT", _parse_endpoint, None, "host:port or http(s)://host:port"
+)
+OTEL_ENDPOINT: EnvVar[str | None] = EnvVar(
+    "OTEL_EXPORTER_OTLP_ENDPOINT", _parse_endpoint, None, "http(s)://host:port"
+)
+DB_PATH: EnvVar[str] = EnvVar("TRAINWIRE_DB", str, "trainwire.db", "a file path")
+
+
+def resolve_endpoint(argument: str | None) -> str | None:
+    """Return the collector endpoint to use, or ``None`` for the embedded default.
+
+    ``TRAINWIRE_ENDPOINT`` wins over ``OTEL_EXPORTER_OTLP_ENDPOINT``, which
+    clusters often set for tracing.
+    """
+    if argument:
+        return _parse_endpoint(argument)
+    return ENDPOINT.get() or OTEL_ENDPOINT.get()

@@ -1,0 +1,91 @@
+"""The embedded default: the collector pipeline, in-process, writing ``./trainwire.db``.
+
+It builds the same graph the collector would from a config with no receivers
+(the SDK is the receiver) and runs it on an event loop in a daemon thread, so
+the SDK's sender hands requests to it exactly as it would send them to a
+collector. The collector code is imported only when this transport is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+
+from trainwire.errors import RetryableExportError
+
+__all__ = ["EmbeddedTransport", "embedded_config"]
+
+
+def embedded_config(db_path: str | Path) -> dict[str, Any]:
+    """The default in-process pipeline: both signals into the sqlite store at ``db_path``."""
+    pipeline = {"exporters": ["sqlite"]}
+    return {
+        "exporters": {"sqlite": {"path": str(db_path)}},
+        "service": {"pipelines": {"metrics": pipeline, "logs": dict(pipeline)}},
+    }
+
+
+class EmbeddedTransport:
+    """Runs a collector graph in this process and feeds it directly."""
+
+    def __init__(self, db_path: str | Path) -> None:
+        from trainwire.collector.component import Signal
+        from trainwire.collector.components import default_factories
+        from trainwire.collector.config import parse_config
+        from trainwire.collector.pipeline import Graph, GraphHost
+
+        config = parse_config(
+            embedded_config(db_path), default_factories(), require_receivers=False
+        )
+        self.db_path = Path(db_path)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="trainwire-embedded", daemon=True
+        )
+        self._thread.start()
+        self._graph = Graph(config, with_receivers=False)
+        self._metrics = self._graph.entry(Signal.METRICS)
+        self._logs = self._graph.entry(Signal.LOGS)
+        self._closed = False
+        try:
+            self._wait(self._graph.start(GraphHost(self._graph)), 30.0)
+        except BaseException:
+            self.close()
+            raise
+
+    def export_metrics(self, request: ExportMetricsServiceRequest, *, timeout_s: float) -> None:
+        """Store one metrics request."""
+        self._wait(self._metrics.consume_metrics(request), timeout_s)
+
+    def export_logs(self, request: ExportLogsServiceRequest, *, timeout_s: float) -> None:
+        """Store one logs request."""
+        self._wait(self._logs.consume_logs(request), timeout_s)
+
+    def _wait(self, coroutine: Any, timeout_s: float) -> Any:
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            return future.result(timeout_s)
+        except FutureTimeout:
+            future.cancel()
+            raise RetryableExportError(f"embedded store {self.db_path} timed out") from None
+
+    def close(self) -> None:
+        """Shut the pipeline down (closing the store) and stop its thread; safe twice."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._wait(self._graph.shutdown(), 30.0)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5.0)
+            if not self._thread.is_alive():
+                self._loop.close()

@@ -1,0 +1,135 @@
+"""Send OTLP to a collector over gRPC, following OTLP's retry rules."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import grpc
+from google.protobuf.message import DecodeError
+from google.rpc import error_details_pb2, status_pb2
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
+
+from trainwire.errors import ConfigError, PermanentExportError, RetryableExportError
+
+__all__ = ["GrpcTransport", "parse_grpc_endpoint"]
+
+logger = logging.getLogger(__name__)
+
+# https://github.com/open-telemetry/opentelemetry-specification/blob/main/specification/protocol/otlp.md
+_RETRYABLE = {
+    grpc.StatusCode.CANCELLED,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.ABORTED,
+    grpc.StatusCode.OUT_OF_RANGE,
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DATA_LOSS,
+}
+
+
+def parse_grpc_endpoint(endpoint: str) -> tuple[str, bool]:
+    """Return ``(host:port, use_tls)`` for ``host:port`` or ``http(s)://host:port[/]``."""
+    text = endpoint.strip()
+    secure = text.startswith("https://")
+    for prefix in ("http://", "https://", "grpc://"):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    text = text.rstrip("/")
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or "/" in text:
+        raise ConfigError(
+            f"endpoint {endpoint!r} is not host:port or http(s)://host:port; e.g. localhost:4317"
+        )
+    return text, secure
+
+
+class GrpcTransport:
+    """OTLP/gRPC client for the metrics and logs services."""
+
+    def __init__(self, endpoint: str) -> None:
+        target, secure = parse_grpc_endpoint(endpoint)
+        self.target = target
+        self._channel = (
+            grpc.secure_channel(target, grpc.ssl_channel_credentials())
+            if secure
+            else grpc.insecure_channel(target)
+        )
+        self._metrics = self._channel.unary_unary(
+            "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+            request_serializer=ExportMetricsServiceRequest.SerializeToString,
+            response_deserializer=ExportMetricsServiceResponse.FromString,
+        )
+        self._logs = self._channel.unary_unary(
+            "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+            request_serializer=ExportLogsServiceRequest.SerializeToString,
+            response_deserializer=ExportLogsServiceResponse.FromString,
+        )
+
+    def export_metrics(self, request: ExportMetricsServiceRequest, *, timeout_s: float) -> None:
+        """Deliver one metrics request."""
+        response = self._call(self._metrics, request, timeout_s)
+        if response.partial_success.rejected_data_points:
+            logger.warning(
+                "collector at %s rejected %d points: %s",
+                self.target,
+                response.partial_success.rejected_data_points,
+                response.partial_success.error_message,
+            )
+
+    def export_logs(self, request: ExportLogsServiceRequest, *, timeout_s: float) -> None:
+        """Deliver one logs request."""
+        response = self._call(self._logs, request, timeout_s)
+        if response.partial_success.rejected_log_records:
+            logger.warning(
+                "collector at %s rejected %d events: %s",
+                self.target,
+                response.partial_success.rejected_log_records,
+                response.partial_success.error_message,
+            )
+
+    def _call(self, method: Any, request: Any, timeout_s: float) -> Any:
+        try:
+            return method(request, timeout=timeout_s, wait_for_ready=False)
+        except grpc.RpcError as exc:
+            raise _classify(exc, self.target) from None
+
+    def close(self) -> None:
+        """Close the channel; safe twice."""
+        self._channel.close()
+
+
+def _classify(exc: grpc.RpcError, target: str) -> Exception:
+    code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
+    details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+    message = f"collector at {target}: {code.name}: {details}"
+    retry_after = _retry_delay(exc)
+    if code in _RETRYABLE:
+        return RetryableExportError(message, retry_after_s=retry_after)
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED and retry_after is not None:
+        return RetryableExportError(message, retry_after_s=retry_after)
+    return PermanentExportError(message)
+
+
+def _retry_delay(exc: grpc.RpcError) -> float | None:
+    """Read ``RetryInfo.retry_delay`` from the status details, if the server sent one."""
+    if not isinstance(exc, grpc.Call):
+        return None
+    for key, value in exc.trailing_metadata() or ():
+        if key != "grpc-status-details-bin":
+            continue
+        try:
+            status = status_pb2.Status.FromString(value)
+        except DecodeError:
+            return None
+        for detail in status.details:
+            info = error_details_pb2.RetryInfo()
+            if detail.Unpack(info):
+                return info.retry_delay.seconds + info.retry_delay.nanos / 1e9
+    return None
