@@ -24,7 +24,7 @@ from trainwire.errors import (
     RunNotFoundError,
     TrainwireError,
 )
-from trainwire.run import Run
+from trainwire._run import Run
 
 __all__ = [
     "ConfigError",

@@ -6,7 +6,7 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from trainwire.run import Run
+    from trainwire._run import Run
 
 _lock = threading.Lock()
 _current: Run | None = None

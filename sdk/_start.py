@@ -18,7 +18,7 @@ from trainwire import _active, semconv, settings
 from trainwire.anyvalue import to_attributes
 from trainwire.errors import InvalidValueError
 from trainwire.records import EventRecord, new_uid
-from trainwire.run import Run
+from trainwire._run import Run
 from trainwire.sender import Sender
 from trainwire.transports.base import Transport
 

@@ -148,13 +148,9 @@ def _duration(run: RunRecord) -> str:
         return "-"
     minutes, secs = divmod(seconds, 60)
     hours, minutes = divmod(int(minutes), 60)
-    return (
-        f"{hours}h{minutes:02d}m"
-        if hours
-        else f"{minutes}m{secs:04.1f}s"
-        if minutes
-        else f"{secs:.1f}s"
-    )
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:04.1f}s" if minutes else f"{secs:.2f}s"
 
 
 def _number(value: float) -> str:

@@ -8,12 +8,12 @@ strictly increasing within the run, so ``(run, time)`` identifies one call.
 from __future__ import annotations
 
 import atexit
+import concurrent.futures.thread  # noqa: F401 - see _finish_live_runs
 import logging
 import os
 import threading
 import time
 import traceback
-import weakref
 from collections.abc import Mapping
 from types import MappingProxyType, TracebackType
 from typing import Any
@@ -27,7 +27,7 @@ from trainwire.values import as_step, check_metrics
 __all__ = ["Run"]
 
 logger = logging.getLogger("trainwire")
-_live_runs: weakref.WeakSet[Run] = weakref.WeakSet()
+_live_runs: set[Run] = set()  # unfinished runs, finished at interpreter exit
 _FINISH_STATUSES = (semconv.STATUS_COMPLETED, semconv.STATUS_FAILED, semconv.STATUS_KILLED)
 
 
@@ -57,7 +57,6 @@ class Run:
         self._finished = False
         self._forked = False
         _live_runs.add(self)
-        atexit.register(self._at_exit)
 
     @property
     def id(self) -> str:
@@ -161,6 +160,7 @@ class Run:
                 return
             self._finished = True
             now = self._tick()
+        _live_runs.discard(self)
         body = {"status": status, "duration_s": (now - self._start_ns) / 1e9}
         attributes = _exception_attributes(exc) if exc is not None else None
         self._sender.put(EventRecord(now, semconv.EVENT_RUN_END, body, new_uid(), attributes))
@@ -230,6 +230,22 @@ def _exception_attributes(exc: BaseException) -> dict[str, str]:
 def _mark_forked_runs() -> None:
     for run in list(_live_runs):
         run._after_fork_in_child()
+
+
+def _finish_live_runs() -> None:
+    for run in list(_live_runs):
+        run._at_exit()
+
+
+# Finish open runs when the main thread ends, *before* concurrent.futures shuts its
+# executors down (the store writes through one): threading's exit hooks run in reverse
+# order of registration, and importing concurrent.futures.thread above registered its hook
+# first. Plain atexit would run too late for that.
+_register = getattr(threading, "_register_atexit", None)
+if _register is not None:
+    _register(_finish_live_runs)
+else:  # pragma: no cover - other Python implementations
+    atexit.register(_finish_live_runs)
 
 
 if hasattr(os, "register_at_fork"):  # DataLoader workers fork

@@ -1,0 +1,134 @@
+"""Helpers for testing code that uses trainwire: a real collector process on loopback.
+
+::
+
+    with CollectorProcess(tmp_path) as collector:
+        run = trainwire.init(endpoint=collector.endpoint)
+        ...
+    StoreReader(collector.db_path).runs()
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+
+__all__ = ["DEFAULT_TEST_CONFIG", "CollectorProcess", "wait_for"]
+
+DEFAULT_TEST_CONFIG = """\
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:0
+exporters:
+  sqlite:
+    path: {db_path}
+service:
+  pipelines:
+    metrics: {{receivers: [otlp], exporters: [sqlite]}}
+    logs: {{receivers: [otlp], exporters: [sqlite]}}
+"""
+_LISTENING = re.compile(r"grpc listening on (\S+):(\d+)")
+
+
+class CollectorProcess:
+    """``trainwire collector`` as a child process, on a free loopback port.
+
+    The config is written to ``directory/otel-config.yaml`` (from ``config``, a
+    template with ``{db_path}``) unless it already exists there.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], *, config: str = DEFAULT_TEST_CONFIG,
+                 start_timeout_s: float = 30.0) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.db_path = self.directory / "collector.db"
+        self.config_path = self.directory / "otel-config.yaml"
+        self._config = config
+        self._start_timeout_s = start_timeout_s
+        self.port: int | None = None
+        self.process: subprocess.Popen[str] | None = None
+        self.output: list[str] = []
+        self._ready = threading.Event()
+
+    @property
+    def endpoint(self) -> str:
+        """``127.0.0.1:PORT`` of the OTLP gRPC receiver."""
+        if self.port is None:
+            raise RuntimeError("the collector is not running")
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> CollectorProcess:
+        """Start the process and wait until its receiver listens."""
+        if not self.config_path.exists():
+            self.config_path.write_text(self._config.format(db_path=self.db_path))
+        self._ready.clear()
+        self.port = None
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "trainwire", "collector", "--config", str(self.config_path)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=self.directory,
+        )
+        threading.Thread(target=self._read_output, args=(self.process,), daemon=True).start()
+        if not self._ready.wait(self._start_timeout_s) or self.port is None:
+            self.kill()
+            raise RuntimeError("collector did not start:\n" + "".join(self.output[-40:]))
+        return self
+
+    def _read_output(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            self.output.append(line)
+            match = _LISTENING.search(line)
+            if match and not self._ready.is_set():
+                self.port = int(match.group(2))
+                self._ready.set()
+        self._ready.set()
+
+    def stop(self, timeout_s: float = 30.0) -> int:
+        """Send SIGTERM and wait; return the exit code."""
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise RuntimeError("collector did not stop within its deadline after SIGTERM") from None
+
+    def kill(self) -> None:
+        """SIGKILL the process (a crash)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self) -> CollectorProcess:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.process is not None and self.process.poll() is None:
+            try:
+                self.stop()
+            finally:
+                self.kill()
+
+
+def wait_for(condition: object, timeout_s: float = 10.0, interval_s: float = 0.05) -> bool:
+    """Poll ``condition()`` until truthy or ``timeout_s``; return its last truthiness."""
+    end = time.monotonic() + timeout_s
+    while True:
+        if callable(condition) and condition():
+            return True
+        if time.monotonic() >= end:
+            return False
+        time.sleep(interval_s)
