@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from trainwire import _active
+from trainwire._run import Run
 from trainwire._start import init
 from trainwire.errors import (
     ConfigError,
@@ -24,7 +25,6 @@ from trainwire.errors import (
     RunNotFoundError,
     TrainwireError,
 )
-from trainwire._run import Run
 
 __all__ = [
     "ConfigError",

@@ -15,10 +15,10 @@ from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from trainwire import _active, semconv, settings
+from trainwire._run import Run
 from trainwire.anyvalue import to_attributes
 from trainwire.errors import InvalidValueError
 from trainwire.records import EventRecord, new_uid
-from trainwire._run import Run
 from trainwire.sender import Sender
 from trainwire.transports.base import Transport
 

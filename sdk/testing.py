@@ -46,8 +46,13 @@ class CollectorProcess:
     template with ``{db_path}``) unless it already exists there.
     """
 
-    def __init__(self, directory: str | os.PathLike[str], *, config: str = DEFAULT_TEST_CONFIG,
-                 start_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        config: str = DEFAULT_TEST_CONFIG,
+        start_timeout_s: float = 30.0,
+    ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.db_path = self.directory / "collector.db"
@@ -74,7 +79,10 @@ class CollectorProcess:
         self.port = None
         self.process = subprocess.Popen(
             [sys.executable, "-m", "trainwire", "collector", "--config", str(self.config_path)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=self.directory,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=self.directory,
         )
         threading.Thread(target=self._read_output, args=(self.process,), daemon=True).start()
         if not self._ready.wait(self._start_timeout_s) or self.port is None:
@@ -114,8 +122,12 @@ class CollectorProcess:
     def __enter__(self) -> CollectorProcess:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if self.process is not None and self.process.poll() is None:
             try:
                 self.stop()

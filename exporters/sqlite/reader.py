@@ -92,18 +92,16 @@ class StoreReader:
 
     def resolve(self, ref: str) -> str:
         """Return the run id matching ``ref``: an exact id, a unique id prefix, or a unique name."""
+        if not ref:
+            raise RunNotFoundError("give a run id, a prefix of one, or a run name")
         if self._conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (ref,)).fetchone():
             return ref
-        for column, pattern in (
-            ("run_id", ref.replace("%", "").replace("_", "") + "%"),
-            ("name", ref),
-        ):
-            op = "LIKE" if column == "run_id" else "="
-            rows = self._conn.execute(
-                f"SELECT run_id FROM runs WHERE {column} {op} ? LIMIT 6", (pattern,)
-            ).fetchall()
-            if column == "run_id":
-                rows = [r for r in rows if r[0].startswith(ref)]
+        queries = (
+            ("SELECT run_id FROM runs WHERE substr(run_id, 1, ?) = ? LIMIT 6", (len(ref), ref)),
+            ("SELECT run_id FROM runs WHERE name = ? LIMIT 6", (ref,)),
+        )
+        for sql, args in queries:
+            rows = self._conn.execute(sql, args).fetchall()
             if len(rows) == 1:
                 return str(rows[0][0])
             if len(rows) > 1:

@@ -41,33 +41,25 @@ class StoreWriter:
 
     def write_metrics(self, request: ExportMetricsServiceRequest) -> int:
         """Store every point of ``request``; return how many points were new."""
+        new = 0
         with _Transaction(self):
-            before = self._conn.total_changes
             for rm in request.resource_metrics:
                 resource_id, run_id = self._resource(rm.resource)
-                last_time = 0
+                times: list[int] = []
                 for sm in rm.scope_metrics:
-                    scope = sm.scope.name
-                    own_scope = scope == semconv.SCOPE_NAME
-                    steps = _steps(sm.metrics) if own_scope else {}
+                    own_scope = sm.scope.name == semconv.SCOPE_NAME
+                    steps = _steps(sm.metrics) if own_scope else None
                     if steps:
                         self._store_steps(resource_id, steps)
                     for metric in sm.metrics:
                         if own_scope and metric.name == semconv.METRIC_STEP:
                             continue
-                        last_time = max(
-                            last_time,
-                            self._store_metric(
-                                resource_id,
-                                scope,
-                                sm.scope.version,
-                                metric,
-                                steps if own_scope else None,
-                            ),
+                        new += self._store_metric(
+                            resource_id, sm.scope.name, sm.scope.version, metric, steps, times
                         )
-                if run_id is not None and last_time:
-                    self._touch_run(run_id, last_time)
-            return self._conn.total_changes - before
+                if run_id is not None:
+                    self._touch_run(run_id, times)
+        return new
 
     def write_logs(self, request: ExportLogsServiceRequest) -> int:
         """Store each log record once, applying run events; return how many were new."""
@@ -76,9 +68,11 @@ class StoreWriter:
             for rl in request.resource_logs:
                 resource_id, run_id = self._resource(rl.resource)
                 rank = _rank(rl.resource)
+                times: list[int] = []
                 for sl in rl.scope_logs:
                     for record in sl.log_records:
                         row = event_row(resource_id, run_id, sl.scope.name, record)
+                        times.append(row[4])
                         cursor = self._conn.execute(
                             "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?)", row
                         )
@@ -87,13 +81,7 @@ class StoreWriter:
                             if run_id is not None:
                                 apply_event(self._conn, run_id, rank, record, row)
                 if run_id is not None:
-                    self._touch_run(
-                        run_id,
-                        max(
-                            (r.time_unix_nano for sl in rl.scope_logs for r in sl.log_records),
-                            default=0,
-                        ),
-                    )
+                    self._touch_run(run_id, times)
         return new
 
     def _resource(self, resource: Resource) -> tuple[int, str | None]:
@@ -134,22 +122,29 @@ class StoreWriter:
             (run_id, rank, host, _int(attributes.get(semconv.PROCESS_PID), None)),
         )
 
-    def _touch_run(self, run_id: str, time: int) -> None:
+    def _touch_run(self, run_id: str, times: list[int]) -> None:
+        """Widen the run's start and last-seen times to cover ``times`` (zeros are unset)."""
+        times = [t for t in times if t > 0]
+        if not times:
+            return
+        first, last = min(times), max(times)
         self._conn.execute(
             "UPDATE runs SET last_seen = max(coalesce(last_seen, 0), ?),"
             " start_time = min(coalesce(start_time, ?), ?) WHERE run_id = ?",
-            (time, time, time, run_id),
+            (last, first, first, run_id),
         )
 
     def _store_steps(self, resource_id: int, steps: dict[int, int]) -> None:
         rows = [(resource_id, t, s) for t, s in steps.items()]
         self._conn.executemany("INSERT OR IGNORE INTO steps VALUES (?,?,?)", rows)
         # Points that arrived before their step (split requests) get it now.
-        self._conn.executemany(
-            "UPDATE points SET step = ? WHERE step IS NULL AND time = ? AND series_id IN"
-            " (SELECT id FROM series WHERE resource_id = ? AND scope_name = ?)",
-            [(s, t, resource_id, semconv.SCOPE_NAME) for t, s in steps.items()],
-        )
+        updates = [(s, t, resource_id, semconv.SCOPE_NAME) for t, s in steps.items()]
+        for table in ("points", "distributions"):
+            self._conn.executemany(
+                f"UPDATE {table} SET step = ? WHERE step IS NULL AND time = ? AND series_id IN"
+                " (SELECT id FROM series WHERE resource_id = ? AND scope_name = ?)",
+                updates,
+            )
 
     def _store_metric(
         self,
@@ -158,7 +153,9 @@ class StoreWriter:
         scope_version: str,
         metric: Metric,
         steps: dict[int, int] | None,
+        times: list[int],
     ) -> int:
+        """Store one metric's points; append their times to ``times``; return how many were new."""
         kind = metric.WhichOneof("data")
         if kind is None:
             return 0
@@ -169,16 +166,19 @@ class StoreWriter:
                 sid = self._series_id(resource_id, scope, scope_version, metric, kind, point)
                 step = self._step(resource_id, point.time_unix_nano, steps)
                 rows.append((sid, point.time_unix_nano, step, _number(point)))
-            self._conn.executemany("INSERT OR IGNORE INTO points VALUES (?,?,?,?)", rows)
+            cursor = self._conn.executemany("INSERT OR IGNORE INTO points VALUES (?,?,?,?)", rows)
         else:
             for point, count, total, low, high, data in distribution_rows(metric, kind):
                 sid = self._series_id(resource_id, scope, scope_version, metric, kind, point)
                 step = self._step(resource_id, point.time_unix_nano, steps)
                 rows.append((sid, point.time_unix_nano, step, count, total, low, high, data))
-            self._conn.executemany(
+            cursor = self._conn.executemany(
                 "INSERT OR IGNORE INTO distributions VALUES (?,?,?,?,?,?,?,?)", rows
             )
-        return max((r[1] for r in rows), default=0)
+        if rows:
+            times.append(min(r[1] for r in rows))
+            times.append(max(r[1] for r in rows))
+        return max(cursor.rowcount, 0)
 
     def _step(self, resource_id: int, time: int, steps: dict[int, int] | None) -> int | None:
         if steps is None:
