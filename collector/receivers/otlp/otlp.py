@@ -62,7 +62,9 @@ class OtlpReceiver:
         """Bind and start the gRPC server; log the address it listens on."""
         grpc_config = self.config.protocols.grpc
         limit = grpc_config.max_recv_msg_size_mib * 1024 * 1024
-        server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit)])
+        # so_reuseport off: a second collector on the same port must fail, not split traffic.
+        options = [("grpc.max_receive_message_length", limit), ("grpc.so_reuseport", 0)]
+        server = grpc.aio.server(options=options)
         handlers = []
         if Signal.METRICS in self._next:
             handlers.append(self._service(_METRICS_SERVICE, self._export_metrics))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 import sqlite3
 
 import grpc
@@ -13,7 +14,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 
-from trainwire.testing import CollectorProcess
+from trainwire.testing import DEFAULT_TEST_CONFIG, CollectorProcess
 
 METRICS_METHOD = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
 LOGS_METHOD = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
@@ -106,3 +107,15 @@ def test_sigterm_exits_zero_after_storing_what_was_acknowledged(
     assert collector.stop() == 0
     assert "collector stopped" in "".join(collector.output)
     assert _stored_values(str(collector.db_path), "acked") == [float(i) for i in range(20)]
+
+
+def test_second_collector_on_a_taken_port_fails_clearly(
+    collector: CollectorProcess, tmp_path: Path
+) -> None:
+    """A collector whose port is already in use exits 1 naming the address, not sharing the port."""
+    config = DEFAULT_TEST_CONFIG.replace("127.0.0.1:0", collector.endpoint)
+    second = CollectorProcess(tmp_path / "second", config=config, start_timeout_s=20)
+    with pytest.raises(RuntimeError, match="collector did not start"):
+        second.start()
+    assert second.process is not None and second.process.returncode == 1
+    assert f"cannot listen on {collector.endpoint}" in "".join(second.output)
