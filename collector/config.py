@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from trainwire.collector.component import ComponentID, Factory, Kind, Signal
-from trainwire.collector.confmap import decode
+from trainwire.collector.confmap import EnvText, decode
 from trainwire.errors import ConfigError
 
 __all__ = ["CollectorConfig", "PipelineConfig", "expand_env", "load_config", "parse_config"]
@@ -33,6 +33,29 @@ _KIND_WORD = {
     Kind.EXPORTER: "exporter",
     Kind.EXTENSION: "extension",
 }
+
+
+_LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
+
+
+@dataclass(frozen=True)
+class TelemetryLogsConfig:
+    """``service::telemetry::logs``: the collector's own log output."""
+
+    level: str = "info"
+
+    def validate(self) -> list[str]:
+        """Return one line per problem."""
+        if self.level.lower() not in _LOG_LEVELS:
+            return [f"level: '{self.level}' is not one of {', '.join(_LOG_LEVELS)}"]
+        return []
+
+
+@dataclass(frozen=True)
+class TelemetryConfig:
+    """``service::telemetry``: the collector's own telemetry."""
+
+    logs: TelemetryLogsConfig = field(default_factory=TelemetryLogsConfig)
 
 
 @dataclass(frozen=True)
@@ -67,11 +90,34 @@ def load_config(
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {os.fspath(path)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"cannot read config file {os.fspath(path)!r}: not UTF-8 text ({exc.reason} at byte"
+            f" {exc.start}); save it as UTF-8"
+        ) from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ConfigError(f"{os.fspath(path)}: not valid YAML: {exc}") from None
     return parse_config(raw, factories, require_receivers=require_receivers)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.safe_load`` that refuses a key given twice in one mapping (an error in YAML)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key '{key}' (the second would silently win)",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def parse_config(
@@ -106,8 +152,9 @@ def expand_env(value: Any, path: str, problems: list[str]) -> Any:
     """Substitute ``${env:VAR}`` / ``${env:VAR:-default}`` in every string of ``value``.
 
     ``$$`` stands for a literal ``$``. A string that is exactly one reference
-    takes the YAML type of the substituted text (so ports stay integers). An
-    unset variable without a default becomes empty, as in the Collector.
+    keeps its text as :class:`EnvText`, which a numeric or boolean setting then
+    parses (so ``port: ${env:PORT}`` works while ``path: ${env:DB}`` keeps ``0123``),
+    as in the Collector. An unset variable without a default becomes empty (null).
     """
     if isinstance(value, Mapping):
         return {
@@ -127,12 +174,7 @@ def expand_env(value: Any, path: str, problems: list[str]) -> Any:
     whole = _ENV_REF.fullmatch(value)
     expanded = _ENV_REF.sub(substitute, value)
     if whole and whole.group(0) != "$$":
-        try:
-            typed = yaml.safe_load(expanded) if expanded.strip() else None
-        except yaml.YAMLError:
-            return expanded
-        if typed is None or isinstance(typed, (int, float, bool)):
-            return typed
+        return EnvText(expanded) if expanded.strip() else None
     return expanded
 
 
@@ -188,17 +230,8 @@ def _decode_service(
             service.get("extensions"), Kind.EXTENSION, "service::extensions", components, problems
         )
     )
-    log_level = "info"
-    telemetry = service.get("telemetry") or {}
-    if isinstance(telemetry, Mapping):
-        logs = telemetry.get("logs") or {}
-        level = logs.get("level", "info") if isinstance(logs, Mapping) else "info"
-        if str(level).lower() not in ("debug", "info", "warn", "warning", "error"):
-            problems.append(
-                f"service::telemetry::logs::level: {level!r} is not debug/info/warn/error"
-            )
-        else:
-            log_level = str(level).lower()
+    telemetry = decode(TelemetryConfig, service.get("telemetry"), "service::telemetry", problems)
+    log_level = telemetry.logs.level.lower()
     pipelines: dict[str, PipelineConfig] = {}
     raw_pipelines = service.get("pipelines")
     if not isinstance(raw_pipelines, Mapping) or not raw_pipelines:
@@ -233,11 +266,10 @@ def _decode_service(
         exporters = _refs(
             body.get("exporters"), Kind.EXPORTER, f"{path}::exporters", components, problems
         )
-        if require_receivers and not receivers and "receivers" in body:
-            problems.append(f"{path}::receivers: must name at least one receiver")
-        elif require_receivers and "receivers" not in body:
+        # Judge "at least one" by what was written: a named-but-unknown id already has its line.
+        if require_receivers and not body.get("receivers"):
             problems.append(f"{path}::receivers: required; name at least one receiver, e.g. [otlp]")
-        if not exporters:
+        if not body.get("exporters"):
             problems.append(
                 f"{path}::exporters: required; name at least one exporter, e.g. [sqlite]"
             )
@@ -268,7 +300,7 @@ def _refs(
     if value is None:
         return []
     if not isinstance(value, list):
-        problems.append(f"{path}: expected a list of {kind.value} ids")
+        problems.append(f"{path}: expected a list of {_KIND_WORD[kind]} ids")
         return []
     ids: list[ComponentID] = []
     configured = components.get(kind, {})

@@ -15,11 +15,15 @@ import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar, Union
 
-__all__ = ["decode"]
+__all__ = ["EnvText", "decode"]
 
 T = TypeVar("T")
 
 _TYPE_WORDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+
+
+class EnvText(str):
+    """A value that was exactly one ``${env:VAR}``: text that a typed setting parses."""
 
 
 def decode(cls: type[T], data: Any, path: str, problems: list[str]) -> T:
@@ -78,8 +82,12 @@ def _convert(hint: Any, value: Any, path: str, problems: list[str], fallback: An
         return dict(value)
     if hint is Any:
         return value
+    if isinstance(value, EnvText) and hint in (int, float, bool):
+        value = _parse_env_scalar(value)
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if hint is str and isinstance(value, EnvText):
+        return str(value)
     if hint in _TYPE_WORDS:
         if isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
             return value
@@ -88,7 +96,21 @@ def _convert(hint: Any, value: Any, path: str, problems: list[str], fallback: An
     return value
 
 
+def _parse_env_scalar(text: str) -> Any:
+    """Parse an environment value for a numeric or boolean setting, as YAML 1.2 core would."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for parse in (int, float):
+        try:
+            return parse(text.strip())
+        except ValueError:
+            continue
+    return text
+
+
 def _describe(value: Any) -> str:
     if value is None:
         return "nothing (null)"
-    return f"{type(value).__name__} {value!r}"
+    name = "str" if isinstance(value, str) else type(value).__name__
+    return f"{name} {str(value)!r}" if isinstance(value, str) else f"{name} {value!r}"

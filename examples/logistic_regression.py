@@ -37,22 +37,25 @@ def main() -> None:
     x_train, y_train, x_val, y_val = x[:3200], y[:3200], x[3200:], y[3200:]
     weights, bias = np.zeros(args.features), 0.0
 
-    with trainwire.init(name=args.name, experiment="examples", config=args,
-                        tags=["numpy", "logistic-regression"]) as run:
+    with trainwire.init(
+        name=args.name, experiment="examples", config=args, tags=["numpy", "logistic-regression"]
+    ) as run:
         step = 0
         best_val_acc = 0.0
         for epoch in range(args.epochs):
             order = rng.permutation(len(x_train))
             for start in range(0, len(order), args.batch_size):
-                batch = order[start:start + args.batch_size]
+                batch = order[start : start + args.batch_size]
                 logits = x_train[batch] @ weights + bias
                 probs = 1.0 / (1.0 + np.exp(-logits))
                 error = probs - y_train[batch]
                 weights -= args.lr * x_train[batch].T @ error / len(batch)
                 bias -= args.lr * float(error.mean())
                 eps = 1e-12
-                loss = -np.mean(y_train[batch] * np.log(probs + eps)
-                                + (1 - y_train[batch]) * np.log(1 - probs + eps))
+                loss = -np.mean(
+                    y_train[batch] * np.log(probs + eps)
+                    + (1 - y_train[batch]) * np.log(1 - probs + eps)
+                )
                 run.log({"train/loss": loss, "epoch": epoch}, step=step)
                 step += 1
             val_probs = 1.0 / (1.0 + np.exp(-(x_val @ weights + bias)))

@@ -65,7 +65,9 @@ def test_missing_store_is_a_clear_error(tmp_path: Path) -> None:
     assert not missing.exists()
 
 
-def test_default_store_comes_from_trainwire_db(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_store_comes_from_trainwire_db(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Without --db, TRAINWIRE_DB names the store."""
     monkeypatch.setenv("TRAINWIRE_DB", str(store))
     result = CliRunner().invoke(main, ["runs"], terminal_width=200)

@@ -36,7 +36,9 @@ def test_data_logged_before_the_collector_starts_is_delivered(tmp_path: Path) ->
             assert [p[0] for p in store.points(run.id, "loss")] == list(range(200))
 
 
-def test_finish_with_no_collector_returns_within_its_timeout(caplog: pytest.LogCaptureFixture) -> None:
+def test_finish_with_no_collector_returns_within_its_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """finish() against an unreachable collector gives up after timeout_s and says what was lost."""
     run = trainwire.init(endpoint=f"127.0.0.1:{_free_port()}")
     run.log({"x": 1.0})

@@ -24,8 +24,12 @@ def test_no_endpoint_means_embedded() -> None:
 
 @pytest.mark.parametrize(
     ("endpoint", "expected"),
-    [("localhost:4317", ("localhost:4317", False)), ("http://h:1/", ("h:1", False)),
-     ("https://h:443", ("h:443", True)), ("[::1]:4317", ("[::1]:4317", False))],
+    [
+        ("localhost:4317", ("localhost:4317", False)),
+        ("http://h:1/", ("h:1", False)),
+        ("https://h:443", ("h:443", True)),
+        ("[::1]:4317", ("[::1]:4317", False)),
+    ],
 )
 def test_endpoint_forms(endpoint: str, expected: tuple[str, bool]) -> None:
     """host:port and http(s)://host:port are understood; https means TLS."""
@@ -48,8 +52,12 @@ def test_bad_environment_value_names_the_variable(monkeypatch: pytest.MonkeyPatc
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"config": [1, 2]}, "config must be a dict"), ({"tags": ["ok", ""]}, "tags must be"),
-     ({"experiment": ""}, "experiment must be"), ({"name": 5}, "name must be a string")],
+    [
+        ({"config": [1, 2]}, "config must be a dict"),
+        ({"tags": ["ok", ""]}, "tags must be"),
+        ({"experiment": ""}, "experiment must be"),
+        ({"name": 5}, "name must be a string"),
+    ],
 )
 def test_bad_init_arguments_name_the_argument(kwargs: dict[str, object], message: str) -> None:
     """init() refuses wrong argument types with a message naming the argument."""

@@ -12,10 +12,9 @@ def parse_endpoint(endpoint: str) -> tuple[str, int]:
     host, sep, port_text = endpoint.rpartition(":")
     if not sep or not host:
         raise ValueError(f"'{endpoint}' is not host:port, e.g. localhost:4317")
-    try:
-        port = int(port_text)
-    except ValueError:
-        raise ValueError(f"'{endpoint}': port '{port_text}' is not a number") from None
+    if not (port_text.isascii() and port_text.isdigit()):
+        raise ValueError(f"'{endpoint}': port '{port_text}' is not a number")
+    port = int(port_text)
     if not 0 <= port <= 65535:
         raise ValueError(f"'{endpoint}': port {port} is outside 0-65535")
     return host.strip("[]"), port

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import socket
-from pathlib import Path
 import sqlite3
+from pathlib import Path
 
 import grpc
 import pytest
