@@ -18,6 +18,9 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from trainwire.collector.telemetry import Telemetry
 
 __all__ = [
     "Component",
@@ -28,6 +31,7 @@ __all__ = [
     "LogsConsumer",
     "MetricsConsumer",
     "Signal",
+    "TracesConsumer",
 ]
 
 
@@ -37,6 +41,7 @@ class Kind(str, Enum):
     RECEIVER = "receivers"
     PROCESSOR = "processors"
     EXPORTER = "exporters"
+    CONNECTOR = "connectors"
     EXTENSION = "extensions"
 
 
@@ -45,6 +50,7 @@ class Signal(str, Enum):
 
     METRICS = "metrics"
     LOGS = "logs"
+    TRACES = "traces"
 
 
 @dataclass(frozen=True, order=True)
@@ -93,8 +99,20 @@ class LogsConsumer(Protocol):
         """Consume one request; return only once it is handed on (or stored)."""
 
 
+@runtime_checkable
+class TracesConsumer(Protocol):
+    """Takes OTLP trace export requests."""
+
+    async def consume_traces(self, request: ExportTraceServiceRequest) -> None:
+        """Consume one request; return only once it is handed on (or stored)."""
+
+
 class Host(Protocol):
     """What a running component may ask of the collector hosting it."""
+
+    @property
+    def telemetry(self) -> Telemetry:
+        """The collector's own metrics (accepted, refused, exported, queue sizes, ...)."""
 
     def report_status(self, component: ComponentID, message: str) -> None:
         """Tell the host about a component's state (for logs and health)."""
@@ -110,8 +128,10 @@ CreateFn = Callable[..., Any]
 class Factory:
     """Knows one component type: its default config and how to create it.
 
-    ``create`` is called as ``create(config, id=..., next_consumer=...)`` where
-    ``next_consumer`` is present for receivers and processors.
+    ``create`` is called with the config and ``id=``; receivers and connectors also get
+    ``next_consumers={Signal: consumer}`` and processors ``next_consumer=consumer``.
+    ``signals`` are those the component consumes (a connector emits logs whatever
+    it consumes, unless it says otherwise through ``emits``).
     """
 
     type: str
@@ -119,3 +139,5 @@ class Factory:
     default_config: Callable[[], Any]
     create: CreateFn
     signals: frozenset[Signal] = field(default=frozenset({Signal.METRICS, Signal.LOGS}))
+    emits: frozenset[Signal] = field(default=frozenset({Signal.LOGS}))
+    """For connectors: the signals of the pipelines it may feed."""

@@ -36,10 +36,15 @@ def make_factory_map(factories: Iterable[Factory]) -> dict[Kind, dict[str, Facto
 
 def builtin_factories() -> list[Factory]:
     """The factories shipped with trainwire."""
+    from trainwire.collector.extensions.storage import factory as storage_extension
     from trainwire.collector.receivers.otlp import factory as otlp_receiver
     from trainwire.exporters.sqlite import factory as sqlite_exporter
 
-    return [otlp_receiver, sqlite_exporter]
+    return [
+        otlp_receiver,
+        sqlite_exporter,
+        storage_extension,
+    ]
 
 
 def _entry_point_factories() -> list[Factory]:

@@ -26,11 +26,12 @@ from trainwire.errors import ConfigError
 __all__ = ["CollectorConfig", "PipelineConfig", "expand_env", "load_config", "parse_config"]
 
 _ENV_REF = re.compile(r"\$\$|\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_TOP_LEVEL = ("receivers", "processors", "exporters", "extensions", "service")
+_TOP_LEVEL = ("receivers", "processors", "exporters", "connectors", "extensions", "service")
 _KIND_WORD = {
     Kind.RECEIVER: "receiver",
     Kind.PROCESSOR: "processor",
     Kind.EXPORTER: "exporter",
+    Kind.CONNECTOR: "connector",
     Kind.EXTENSION: "extension",
 }
 
@@ -279,6 +280,19 @@ def _decode_service(
             (Kind.EXPORTER, exporters),
         ):
             for cid in ids:
+                if cid in components.get(Kind.CONNECTOR, {}):
+                    factory = factories.get(Kind.CONNECTOR, {}).get(cid.type)
+                    supported = (
+                        (factory.emits if kind is Kind.RECEIVER else factory.signals)
+                        if factory
+                        else None
+                    )
+                    if supported is not None and signal not in supported:
+                        problems.append(
+                            f"{path}: connector '{cid}' cannot be a"
+                            f" {_KIND_WORD[kind]} of {signal.value}"
+                        )
+                    continue
                 factory = factories.get(kind, {}).get(cid.type)
                 if factory is not None and signal not in factory.signals:
                     problems.append(
@@ -287,7 +301,29 @@ def _decode_service(
         pipelines[str(name)] = PipelineConfig(
             signal, tuple(receivers), tuple(processors), tuple(exporters)
         )
+    _check_connectors(pipelines, components, problems)
     return pipelines, extensions, log_level
+
+
+def _check_connectors(
+    pipelines: Mapping[str, PipelineConfig],
+    components: Mapping[Kind, Mapping[ComponentID, Any]],
+    problems: list[str],
+) -> None:
+    """A connector must both take data from one pipeline and feed another."""
+    for cid in components.get(Kind.CONNECTOR, {}):
+        as_exporter = [n for n, p in pipelines.items() if cid in p.exporters]
+        as_receiver = [n for n, p in pipelines.items() if cid in p.receivers]
+        if as_exporter and not as_receiver:
+            problems.append(
+                f"connectors::{cid}: used as an exporter ({', '.join(as_exporter)}) but no"
+                " pipeline lists it under receivers; add it to e.g. a logs pipeline's receivers"
+            )
+        elif as_receiver and not as_exporter:
+            problems.append(
+                f"connectors::{cid}: used as a receiver ({', '.join(as_receiver)}) but no"
+                " pipeline lists it under exporters, so it would never get data"
+            )
 
 
 def _refs(
@@ -303,7 +339,9 @@ def _refs(
         problems.append(f"{path}: expected a list of {_KIND_WORD[kind]} ids")
         return []
     ids: list[ComponentID] = []
-    configured = components.get(kind, {})
+    configured = dict(components.get(kind, {}))
+    if kind in (Kind.RECEIVER, Kind.EXPORTER):  # a connector is both, in different pipelines
+        configured.update(components.get(Kind.CONNECTOR, {}))
     for item in value:
         try:
             cid = ComponentID.parse(str(item))

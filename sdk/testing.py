@@ -31,7 +31,13 @@ receivers:
 exporters:
   sqlite:
     path: {db_path}
+    sending_queue:
+      storage: storage
+extensions:
+  storage:
+    directory: {data_dir}
 service:
+  extensions: [storage]
   pipelines:
     metrics: {{receivers: [otlp], exporters: [sqlite]}}
     logs: {{receivers: [otlp], exporters: [sqlite]}}
@@ -43,7 +49,7 @@ class CollectorProcess:
     """``trainwire collector`` as a child process, on a free loopback port.
 
     The config is written to ``directory/otel-config.yaml`` (from ``config``, a
-    template with ``{db_path}``) unless it already exists there.
+    template with ``{db_path}`` and ``{data_dir}``) unless it already exists there.
     """
 
     def __init__(
@@ -56,6 +62,7 @@ class CollectorProcess:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.db_path = self.directory / "collector.db"
+        self.data_dir = self.directory / "data"
         self.config_path = self.directory / "otel-config.yaml"
         self._config = config
         self._start_timeout_s = start_timeout_s
@@ -74,7 +81,9 @@ class CollectorProcess:
     def start(self) -> CollectorProcess:
         """Start the process and wait until its receiver listens."""
         if not self.config_path.exists():
-            self.config_path.write_text(self._config.format(db_path=self.db_path))
+            self.config_path.write_text(
+                self._config.format(db_path=self.db_path, data_dir=self.data_dir)
+            )
         self._ready.clear()
         self.port = None
         self.process = subprocess.Popen(

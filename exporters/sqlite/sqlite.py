@@ -1,8 +1,9 @@
 """The sqlite exporter: the run store, the system of record.
 
 All SQLite work runs on one dedicated thread, so the event loop never blocks and
-the store has exactly one writer. ``consume_*`` returns once the request is
-committed, so whoever acknowledges after it acknowledges durable data.
+the store has exactly one writer. ``push`` returns once the request is committed.
+The factory puts it behind a persistent queue (exporterhelper) that refuses new
+data when full rather than drop any.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 
-from trainwire.collector.component import ComponentID, Host
-from trainwire.errors import RetryableExportError
+from trainwire.collector.component import ComponentID, Host, Signal
+from trainwire.errors import PermanentExportError, RetryableExportError
 from trainwire.exporters.sqlite.config import SqliteExporterConfig
 from trainwire.exporters.sqlite.schema import connect
 from trainwire.exporters.sqlite.writer import StoreWriter
@@ -57,13 +58,22 @@ class SqliteExporter:
         self._writer = StoreWriter(self._conn)
         logger.info("%s: storing runs in %s", self.id, path.resolve())
 
+    async def push(self, signal: Signal, request: Any) -> None:
+        """Commit ``request`` (metrics or logs) in one transaction."""
+        if signal is Signal.METRICS:
+            self.points_written += await self._write(lambda w: w.write_metrics(request))
+        elif signal is Signal.LOGS:
+            self.events_written += await self._write(lambda w: w.write_logs(request))
+        else:
+            raise PermanentExportError(f"{self.id}: cannot store {signal.value}")
+
     async def consume_metrics(self, request: ExportMetricsServiceRequest) -> None:
-        """Commit every point of ``request``."""
-        self.points_written += await self._write(lambda w: w.write_metrics(request))
+        """Commit every point of ``request`` (write-through, without a queue)."""
+        await self.push(Signal.METRICS, request)
 
     async def consume_logs(self, request: ExportLogsServiceRequest) -> None:
         """Commit every log record of ``request``, applying run events."""
-        self.events_written += await self._write(lambda w: w.write_logs(request))
+        await self.push(Signal.LOGS, request)
 
     async def _write(self, action: Any) -> int:
         writer = self._writer

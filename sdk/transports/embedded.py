@@ -27,8 +27,10 @@ __all__ = ["EmbeddedTransport", "embedded_config"]
 def embedded_config(db_path: str | Path) -> dict[str, Any]:
     """The default in-process pipeline: both signals into the sqlite store at ``db_path``."""
     pipeline = {"exporters": ["sqlite"]}
+    # No queue: the SDK's sender already holds the data until the store has committed it.
+    sqlite = {"path": str(db_path), "sending_queue": {"enabled": False}}
     return {
-        "exporters": {"sqlite": {"path": str(db_path)}},
+        "exporters": {"sqlite": sqlite},
         "service": {"pipelines": {"metrics": pipeline, "logs": dict(pipeline)}},
     }
 

@@ -16,6 +16,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from trainwire.collector import ComponentID, Factory, Kind, Signal, default_factories
 from trainwire.collector.component import Component
 from trainwire.collector.confmap import decode
+from trainwire.collector.extensions.storage import StorageConfig, StorageExtension
+from trainwire.collector.telemetry import Telemetry
 
 FACTORIES = [f for group in default_factories().values() for f in group.values()]
 
@@ -35,20 +37,25 @@ class Sink:
 
 
 class Host:
-    """A host with no extensions."""
+    """A host with a started storage extension (id `storage`) and a telemetry registry."""
+
+    def __init__(self, storage: StorageExtension) -> None:
+        self.telemetry = Telemetry()
+        self._storage = storage
 
     def report_status(self, component: ComponentID, message: str) -> None:
         pass
 
     def get_extension(self, component: ComponentID) -> Component | None:
-        return None
+        return self._storage if component == ComponentID("storage") else None
 
 
 def _test_config(factory: Factory, tmp_path: Path) -> Any:
     """Defaults, with anything that would touch the machine's fixed places moved to tmp_path/port 0."""
     overrides: dict[str, Any] = {
         "otlp": {"protocols": {"grpc": {"endpoint": "127.0.0.1:0"}}},
-        "sqlite": {"path": str(tmp_path / "store.db")},
+        "sqlite": {"path": str(tmp_path / "store.db"), "sending_queue": {"storage": "storage"}},
+        "storage": {"directory": str(tmp_path / "data")},
     }.get(factory.type, {})
     problems: list[str] = []
     config = decode(type(factory.default_config()), overrides, factory.type, problems)
@@ -82,9 +89,12 @@ def test_create_start_consume_shutdown_twice(factory: Factory, tmp_path: Path) -
         kwargs["next_consumer"] = sink
     component = factory.create(config, **kwargs)
 
+    storage = StorageExtension(StorageConfig(directory=str(tmp_path / "host-data")), id=ComponentID("storage"))
+
     async def lifecycle() -> None:
+        await storage.start(Host(storage))
         await component.shutdown()  # safe before start
-        await component.start(Host())
+        await component.start(Host(storage))
         metrics, logs = _batch()
         if hasattr(component, "consume_metrics") and Signal.METRICS in factory.signals:
             await component.consume_metrics(metrics)
@@ -92,6 +102,7 @@ def test_create_start_consume_shutdown_twice(factory: Factory, tmp_path: Path) -
             await component.consume_logs(logs)
         await component.shutdown()
         await component.shutdown()
+        await storage.shutdown()
 
     asyncio.run(asyncio.wait_for(lifecycle(), 30))
     if factory.kind is Kind.PROCESSOR:
