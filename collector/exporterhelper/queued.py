@@ -172,7 +172,9 @@ class QueuedExporter:
         count = count_items(signal, request)
         delay = self.retry.initial_interval_s
         started = time.monotonic()
+        attempt = 0
         while True:
+            attempt += 1
             try:
                 await self.pusher.push(signal, request)
                 self._count("sent", signal, count)
@@ -202,7 +204,9 @@ class QueuedExporter:
                     )
                     self._count("send_failed", signal, count)
                     return True
-                logger.warning("%s: %s; retrying in %.1fs", self.id, exc, wait)
+                # Say it once per request; a destination that stays down must not flood the log.
+                log = logger.warning if attempt == 1 else logger.debug
+                log("%s: %s; retrying in %.1fs (attempt %d)", self.id, exc, wait, attempt)
             except Exception:  # a bug in the exporter: keep the data, retry later
                 logger.exception("%s: push failed unexpectedly; retrying", self.id)
                 wait = delay
