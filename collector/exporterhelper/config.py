@@ -23,6 +23,8 @@ class QueueConfig:
     """Requests the queue holds before it is full."""
     max_batch_requests: int = 64
     """How many queued requests one send may merge."""
+    max_batch_mib: float = 1.0
+    """Stop merging at this many MiB of encoded requests (bounds a send's latency)."""
     drain_timeout_s: float = 10.0
     """At shutdown, how long to keep sending what is queued (the rest waits on disk)."""
 
@@ -39,6 +41,8 @@ class QueueConfig:
             problems.append("queue_size: must be at least 1")
         if self.max_batch_requests < 1:
             problems.append("max_batch_requests: must be at least 1")
+        if self.max_batch_mib <= 0:
+            problems.append("max_batch_mib: must be more than 0")
         if self.drain_timeout_s < 0:
             problems.append("drain_timeout_s: must be 0 or more")
         return problems

@@ -160,7 +160,7 @@ class QueuedExporter:
             items = await self.queue.take(self.queue_config.max_batch_requests)
             if not items:
                 return
-            for group in _runs_of_one_signal(items):
+            for group in _runs_of_one_signal(items, int(self.queue_config.max_batch_mib * 2**20)):
                 if not await self._send(Signal(group[0].signal), group):
                     self.queue.release()  # interrupted: send again from the file next time
                     return
@@ -248,11 +248,15 @@ class QueuedExporter:
             await self.pusher.shutdown()
 
 
-def _runs_of_one_signal(items: list[QueuedItem]) -> list[list[QueuedItem]]:
+def _runs_of_one_signal(items: list[QueuedItem], max_bytes: int) -> list[list[QueuedItem]]:
+    """Consecutive items of one signal, each group at most ``max_bytes`` (or one item)."""
     groups: list[list[QueuedItem]] = []
+    size = 0
     for item in items:
-        if groups and groups[-1][0].signal == item.signal:
+        if groups and groups[-1][0].signal == item.signal and size + len(item.payload) <= max_bytes:
             groups[-1].append(item)
+            size += len(item.payload)
         else:
             groups.append([item])
+            size = len(item.payload)
     return groups
