@@ -161,11 +161,7 @@ class StoreWriter:
             return 0
         rows: list[tuple[Any, ...]] = []
         if kind in _NUMBER_KINDS:
-            points: Iterable[Any] = getattr(metric, kind).data_points
-            for point in points:
-                sid = self._series_id(resource_id, scope, scope_version, metric, kind, point)
-                step = self._step(resource_id, point.time_unix_nano, steps)
-                rows.append((sid, point.time_unix_nano, step, _number(point)))
+            rows = self._number_rows(resource_id, scope, scope_version, metric, kind, steps)
             cursor = self._conn.executemany("INSERT OR IGNORE INTO points VALUES (?,?,?,?)", rows)
         else:
             for point, count, total, low, high, data in distribution_rows(metric, kind):
@@ -179,6 +175,40 @@ class StoreWriter:
             times.append(min(r[1] for r in rows))
             times.append(max(r[1] for r in rows))
         return max(cursor.rowcount, 0)
+
+    def _number_rows(
+        self,
+        resource_id: int,
+        scope: str,
+        version: str,
+        metric: Metric,
+        kind: str,
+        steps: dict[int, int] | None,
+    ) -> list[tuple[Any, ...]]:
+        """Rows of a Gauge or Sum. This loop is the store's hot path: keep it flat."""
+        rows: list[tuple[Any, ...]] = []
+        append = rows.append
+        plain_sid: int | None = None  # the series of points without attributes
+        for point in getattr(metric, kind).data_points:
+            if point.attributes:
+                sid = self._series_id(resource_id, scope, version, metric, kind, point)
+            elif plain_sid is None:
+                sid = plain_sid = self._series_id(resource_id, scope, version, metric, kind, point)
+            else:
+                sid = plain_sid
+            t = point.time_unix_nano
+            step = None
+            if steps is not None:
+                step = steps.get(t)
+                if step is None:
+                    step = self._step(resource_id, t, steps)
+            value: float | int | None = point.as_double
+            if value == 0.0 and point.WhichOneof("value") == "as_int":
+                value = point.as_int
+            elif value != value:
+                value = None  # NaN is stored as NULL
+            append((sid, t, step, value))
+        return rows
 
     def _step(self, resource_id: int, time: int, steps: dict[int, int] | None) -> int | None:
         if steps is None:
