@@ -52,6 +52,7 @@ class Run:
         self._finish_timeout_s = finish_timeout_s
         self._lock = threading.Lock()
         self._last_time = 0
+        self._last_log_time = 0
         self._next_step = 0
         self._start_ns = time.time_ns()
         self._finished = False
@@ -98,7 +99,7 @@ class Run:
             if step is None:
                 step = self._next_step
             self._next_step = step + 1
-            now = self._tick()
+            now = self._last_log_time = self._tick()
         self._sender.put(MetricRecord(now, step, values))
 
     def log_params(self, params: Mapping[str, Any]) -> None:
@@ -150,7 +151,20 @@ class Run:
             f"<trainwire.Run id={self._id!r} name={self._name!r} experiment={self._experiment!r}>"
         )
 
-    def _end(self, status: str, exc: BaseException | None, timeout_s: float | None) -> None:
+    def _heartbeat_record(self) -> EventRecord:
+        """The periodic liveness event: the sender thread calls this every heartbeat interval."""
+        with self._lock:
+            now = self._tick()
+            body = {"last_log_time": self._last_log_time}
+        return EventRecord(now, semconv.EVENT_RUN_HEARTBEAT, body, new_uid())
+
+    def _end(
+        self,
+        status: str,
+        exc: BaseException | None,
+        timeout_s: float | None,
+        exit_code: int | None = None,
+    ) -> None:
         if status not in _FINISH_STATUSES:
             raise InvalidValueError(
                 f"status must be one of {', '.join(_FINISH_STATUSES)}, got {status!r}"
@@ -161,7 +175,9 @@ class Run:
             self._finished = True
             now = self._tick()
         _live_runs.discard(self)
-        body = {"status": status, "duration_s": (now - self._start_ns) / 1e9}
+        body: dict[str, Any] = {"status": status, "duration_s": (now - self._start_ns) / 1e9}
+        if exit_code is not None:
+            body["exit_code"] = exit_code
         attributes = _exception_attributes(exc) if exc is not None else None
         self._sender.put(EventRecord(now, semconv.EVENT_RUN_END, body, new_uid(), attributes))
         timeout = self._finish_timeout_s if timeout_s is None else timeout_s
@@ -225,6 +241,11 @@ def _exception_attributes(exc: BaseException) -> dict[str, str]:
             traceback.format_exception(type(exc), exc, exc.__traceback__)
         ),
     }
+
+
+def live_runs() -> list[Run]:
+    """Runs of this process that have not finished."""
+    return list(_live_runs)
 
 
 def _mark_forked_runs() -> None:

@@ -14,12 +14,12 @@ from typing import Any
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
-from trainwire import _active, semconv, settings
+from trainwire import _active, _exit, semconv, settings
 from trainwire._run import Run
 from trainwire.anyvalue import to_attributes
 from trainwire.errors import InvalidValueError
 from trainwire.records import EventRecord, new_uid
-from trainwire.sender import Sender
+from trainwire.sender import Sender, SenderOptions
 from trainwire.transports.base import Transport
 
 __all__ = ["init"]
@@ -63,8 +63,11 @@ def init(
     transport = _transport(endpoint, db_path)
     resource = _resource(run_id, experiment)
     scope = InstrumentationScope(name=semconv.SCOPE_NAME, version=_VERSION)
-    sender = Sender(transport, resource, scope)
+    options = SenderOptions(heartbeat_interval_s=settings.HEARTBEAT_INTERVAL.get())
+    sender = Sender(transport, resource, scope, options=options)
     run = Run(run_id, name=name, experiment=experiment, config=config_map, sender=sender)
+    sender.heartbeat = run._heartbeat_record
+    _exit.install()
     start_body = {
         "name": name,
         "experiment": experiment,

@@ -40,6 +40,8 @@ class SenderOptions:
     request_timeout_s: float = 10.0
     initial_backoff_s: float = 0.2
     max_backoff_s: float = 5.0
+    heartbeat_interval_s: float = 10.0
+    """How often an ``ml.run.heartbeat`` tells the collector the process is alive."""
 
 
 @dataclass
@@ -58,12 +60,16 @@ class Sender:
         *,
         options: SenderOptions | None = None,
         clock: Callable[[], float] = time.monotonic,
+        heartbeat: Callable[[], EventRecord] | None = None,
     ) -> None:
         self._transport = transport
         self._resource = resource
         self._scope = scope
         self._options = options or SenderOptions()
         self._clock = clock
+        self.heartbeat = heartbeat
+        """Makes the periodic ``ml.run.heartbeat`` record; set once the run exists."""
+        self._next_heartbeat = clock() + self._options.heartbeat_interval_s
         self._buffer: deque[Any] = deque()
         self._wake = threading.Event()
         self._stopping = False
@@ -114,6 +120,7 @@ class Sender:
         while True:
             self._wake.wait(self._options.flush_interval_s)
             self._wake.clear()
+            self._maybe_heartbeat()
             try:
                 self._drain()
             except Exception:  # never let the sender die silently: the run would stop recording
@@ -121,6 +128,15 @@ class Sender:
                 time.sleep(self._options.initial_backoff_s)
             if self._stopping and (not self._buffer or self._past_deadline()):
                 return
+
+    def _maybe_heartbeat(self) -> None:
+        if self.heartbeat is None or self._stopping or self._clock() < self._next_heartbeat:
+            return
+        self._next_heartbeat = self._clock() + self._options.heartbeat_interval_s
+        try:
+            self._buffer.append(self.heartbeat())
+        except Exception:  # a heartbeat must never stop the sender
+            logger.exception("trainwire: could not make a heartbeat")
 
     def _drain(self) -> None:
         while self._buffer and not self._past_deadline():

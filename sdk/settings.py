@@ -17,6 +17,7 @@ from trainwire.errors import ConfigError
 __all__ = [
     "DB_PATH",
     "ENDPOINT",
+    "HEARTBEAT_INTERVAL",
     "OTEL_ENDPOINT",
     "EnvVar",
     "resolve_endpoint",
@@ -62,6 +63,18 @@ OTEL_ENDPOINT: EnvVar[str | None] = EnvVar(
     "OTEL_EXPORTER_OTLP_ENDPOINT", _parse_endpoint, None, "http(s)://host:port"
 )
 DB_PATH: EnvVar[str] = EnvVar("TRAINWIRE_DB", str, "trainwire.db", "a file path")
+
+
+def _positive_seconds(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError("must be more than 0")
+    return value
+
+
+HEARTBEAT_INTERVAL: EnvVar[float] = EnvVar(
+    "TRAINWIRE_HEARTBEAT_INTERVAL", _positive_seconds, 10.0, "seconds, more than 0 (e.g. 10)"
+)
 
 
 def resolve_endpoint(argument: str | None) -> str | None:
