@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures.thread  # noqa: F401 - see _finish_live_runs
+import json
 import logging
 import os
 import threading
 import time
 import traceback
 from collections.abc import Mapping
+from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any
 
@@ -78,6 +80,11 @@ class Run:
     def config(self) -> Mapping[str, Any]:
         """The config given to ``init()``, read-only."""
         return self._config
+
+    @property
+    def run_dir(self) -> Path:
+        """The run's local directory (its spool, until everything is delivered)."""
+        return self._sender.spool.directory.parent
 
     @property
     def finished(self) -> bool:
@@ -181,16 +188,31 @@ class Run:
         attributes = _exception_attributes(exc) if exc is not None else None
         self._sender.put(EventRecord(now, semconv.EVENT_RUN_END, body, new_uid(), attributes))
         timeout = self._finish_timeout_s if timeout_s is None else timeout_s
-        if not self._sender.close(timeout):
+        delivered = self._sender.close(timeout)
+        self._record_finished()
+        if not delivered:
             logger.warning(
-                "trainwire: finish() gave up after %.0fs with %d records of run %s undelivered",
+                "trainwire: finish() gave up after %.1fs: %d requests of run %s are undelivered"
+                " and kept in %s; ship them with `trainwire sync %s`",
                 timeout,
-                self._sender.undelivered_records,
+                self._sender.undelivered_requests,
                 self._id,
+                self._sender.spool.directory,
+                self._sender.spool.directory.parent.parent,
             )
         from trainwire import _active
 
         _active.clear(self)
+
+    def _record_finished(self) -> None:
+        """Note in meta.json that the run ended here, so `trainwire sync` need not wait for us."""
+        meta_path = self.run_dir / "meta.json"
+        try:
+            meta = json.loads(meta_path.read_text())
+            meta["finished"] = True
+            meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+        except (OSError, ValueError):
+            logger.debug("trainwire: could not update %s", meta_path, exc_info=True)
 
     def _event(self, name: str, body: Any, attributes: Mapping[str, Any] | None = None) -> None:
         self._check_open()

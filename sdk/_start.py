@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import socket
@@ -20,6 +21,7 @@ from trainwire.anyvalue import to_attributes
 from trainwire.errors import InvalidValueError
 from trainwire.records import EventRecord, new_uid
 from trainwire.sender import Sender, SenderOptions
+from trainwire.spool import Spool
 from trainwire.transports.base import Transport
 
 __all__ = ["init"]
@@ -60,11 +62,14 @@ def init(
         raise InvalidValueError(f"experiment must be a non-empty string, got {experiment!r}")
     run_id = uuid.uuid4().hex[:12]
     name = name or f"run-{run_id[:6]}"
-    transport = _transport(endpoint, db_path)
+    resolved_endpoint = settings.resolve_endpoint(endpoint)
+    store_path = Path(db_path) if db_path else Path(settings.DB_PATH.get())
+    run_dir = _make_run_dir(run_id, resolved_endpoint, store_path)
+    transport = _transport(resolved_endpoint, store_path)
     resource = _resource(run_id, experiment)
     scope = InstrumentationScope(name=semconv.SCOPE_NAME, version=_VERSION)
     options = SenderOptions(heartbeat_interval_s=settings.HEARTBEAT_INTERVAL.get())
-    sender = Sender(transport, resource, scope, options=options)
+    sender = Sender(transport, resource, scope, Spool(run_dir / "spool"), options=options)
     run = Run(run_id, name=name, experiment=experiment, config=config_map, sender=sender)
     sender.heartbeat = run._heartbeat_record
     _exit.install()
@@ -82,15 +87,29 @@ def init(
     return run
 
 
-def _transport(endpoint: str | None, db_path: str | os.PathLike[str] | None) -> Transport:
-    resolved = settings.resolve_endpoint(endpoint)
-    if resolved:
+def _transport(endpoint: str | None, store_path: Path) -> Transport:
+    if endpoint:
         from trainwire.transports.grpc import GrpcTransport
 
-        return GrpcTransport(resolved)
+        return GrpcTransport(endpoint)
     from trainwire.transports.embedded import EmbeddedTransport
 
-    return EmbeddedTransport(Path(db_path) if db_path else Path(settings.DB_PATH.get()))
+    return EmbeddedTransport(store_path)
+
+
+def _make_run_dir(run_id: str, endpoint: str | None, store_path: Path) -> Path:
+    """Create the run's directory and record where its data goes, for `trainwire sync`."""
+    run_dir = Path(settings.RUNS_DIR.get()) / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "run_id": run_id,
+        "endpoint": endpoint,
+        "db_path": None if endpoint else str(store_path.resolve()),
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+    }
+    (run_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return run_dir
 
 
 def _resource(run_id: str, experiment: str) -> Resource:

@@ -1,10 +1,13 @@
-"""The background sender: drains the run's buffer, encodes, ships, retries.
+"""The background sender: buffer → spool on disk → destination, with retries.
 
-The training thread only appends to a deque. This thread wakes every
-``flush_interval_s`` (or when asked), turns what it finds into one OTLP metrics
-and one logs request per chunk, and delivers them through the transport,
-retrying retryable failures with jittered exponential backoff (honouring the
-server's RetryInfo) until they are acknowledged or ``close()``'s deadline passes.
+The training thread only appends to a deque. Every ``flush_interval_s`` this
+thread encodes what it finds into OTLP requests and appends them to the run's
+spool (fsynced), so everything logged that long before a crash is on disk. It
+then ships spooled requests in order, deleting each only once the destination
+has acknowledged it. While the destination is down it keeps spooling, so memory
+stays bounded however long the outage; retries use jittered exponential backoff
+and honour the server's RetryInfo. ``close()`` never waits past its deadline:
+what is left stays in the spool for ``trainwire sync``.
 """
 
 from __future__ import annotations
@@ -23,11 +26,14 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from trainwire.errors import PermanentExportError, RetryableExportError
 from trainwire.records import EventRecord, MetricRecord, encode_events, encode_metrics
+from trainwire.spool import SIGNAL_LOGS, SIGNAL_METRICS, Frame, Spool
 from trainwire.transports.base import Transport
 
 __all__ = ["Sender", "SenderOptions"]
 
 logger = logging.getLogger("trainwire")
+
+Position = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,7 @@ class SenderOptions:
     """Tuning of the background sender."""
 
     flush_interval_s: float = 0.1
+    """Also the spool interval: how stale the on-disk copy may be."""
     max_buffered_records: int = 1_000_000
     max_records_per_request: int = 2_000
     request_timeout_s: float = 10.0
@@ -47,16 +54,18 @@ class SenderOptions:
 @dataclass
 class _FlushMarker:
     done: threading.Event = field(default_factory=threading.Event)
+    target: Position | None = None
 
 
 class Sender:
-    """Owns the buffer and the thread that empties it into a :class:`Transport`."""
+    """Owns the buffer, the spool, and the thread that ships the spool to a :class:`Transport`."""
 
     def __init__(
         self,
         transport: Transport,
         resource: Resource,
         scope: InstrumentationScope,
+        spool: Spool,
         *,
         options: SenderOptions | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -65,19 +74,22 @@ class Sender:
         self._transport = transport
         self._resource = resource
         self._scope = scope
+        self.spool = spool
         self._options = options or SenderOptions()
         self._clock = clock
         self.heartbeat = heartbeat
         """Makes the periodic ``ml.run.heartbeat`` record; set once the run exists."""
         self._next_heartbeat = clock() + self._options.heartbeat_interval_s
         self._buffer: deque[Any] = deque()
+        self._markers: list[_FlushMarker] = []
+        self._spooled_to: Position = spool.acked_position()
         self._wake = threading.Event()
         self._stopping = False
         self._deadline: float | None = None
         self._warned_full = False
-        self.sent_records = 0
-        self.dropped_records = 0
-        self.undelivered_records = 0
+        self.sent_requests = 0
+        self.dropped_requests = 0
+        self.undelivered_requests = 0
         self._thread = threading.Thread(target=self._loop, name="trainwire-sender", daemon=True)
         self._thread.start()
 
@@ -91,8 +103,8 @@ class Sender:
         if not self._warned_full:
             self._warned_full = True
             logger.warning(
-                "trainwire: %d records are waiting to be sent; log() now waits for room"
-                " rather than drop data (is the collector reachable?)",
+                "trainwire: %d records wait to be spooled; log() now waits for room rather"
+                " than drop data (is the disk slow?)",
                 len(self._buffer),
             )
         self._wake.set()
@@ -107,39 +119,48 @@ class Sender:
         return marker.done.wait(timeout_s)
 
     def close(self, timeout_s: float) -> bool:
-        """Deliver what is queued within ``timeout_s``, then stop; return whether all was sent."""
+        """Deliver what is queued within ``timeout_s``, then stop; return whether all was sent.
+
+        Whatever was not delivered stays in the spool (``trainwire sync`` ships it).
+        """
         self._deadline = self._clock() + timeout_s
         self._stopping = True
         self._wake.set()
-        self._thread.join(timeout_s + 1.0)
-        left = sum(1 for r in self._buffer if not isinstance(r, _FlushMarker))
-        self.undelivered_records += left
-        return self.undelivered_records == 0 and not self._thread.is_alive()
+        self._thread.join(timeout_s + 5.0)
+        left = len(self.spool.pending(1_000_000)) if not self._thread.is_alive() else -1
+        self.undelivered_requests = max(left, 0)
+        if not self._thread.is_alive():
+            self.spool.close(delete_if_done=True)
+        return left == 0
 
     def _loop(self) -> None:
         while True:
             self._wake.wait(self._options.flush_interval_s)
             self._wake.clear()
-            self._maybe_heartbeat()
             try:
-                self._drain()
+                self._maybe_heartbeat()
+                self._spool_buffer()
+                self._ship()
             except Exception:  # never let the sender die silently: the run would stop recording
                 logger.exception("trainwire: sending failed unexpectedly; will retry")
                 time.sleep(self._options.initial_backoff_s)
-            if self._stopping and (not self._buffer or self._past_deadline()):
+            if self._stopping and (self._past_deadline() or not self._has_work()):
+                self._spool_buffer()  # on disk for `trainwire sync`, whatever happens next
                 return
+
+    def _has_work(self) -> bool:
+        return bool(self._buffer) or self._spooled_to > self.spool.acked_position()
 
     def _maybe_heartbeat(self) -> None:
         if self.heartbeat is None or self._stopping or self._clock() < self._next_heartbeat:
             return
         self._next_heartbeat = self._clock() + self._options.heartbeat_interval_s
-        try:
-            self._buffer.append(self.heartbeat())
-        except Exception:  # a heartbeat must never stop the sender
-            logger.exception("trainwire: could not make a heartbeat")
+        self._buffer.append(self.heartbeat())
 
-    def _drain(self) -> None:
-        while self._buffer and not self._past_deadline():
+    def _spool_buffer(self) -> None:
+        """Encode what the training thread queued and append it to the spool (fsynced)."""
+        wrote = False
+        while self._buffer:
             metrics: list[MetricRecord] = []
             events: list[EventRecord] = []
             while (
@@ -148,47 +169,83 @@ class Sender:
                 record = self._buffer[0]
                 if isinstance(record, _FlushMarker):
                     if metrics or events:
-                        break  # deliver what precedes the marker first
+                        break  # spool what precedes the marker first
                     self._buffer.popleft()
-                    record.done.set()
+                    record.target = self._spooled_to
+                    self._markers.append(record)
                     continue
                 (metrics if isinstance(record, MetricRecord) else events).append(record)
                 self._buffer.popleft()
             if metrics:
-                request: Any = encode_metrics(self._resource, self._scope, metrics)
-                self._deliver(self._transport.export_metrics, request, metrics)
+                request = encode_metrics(self._resource, self._scope, metrics)
+                self._spooled_to = self.spool.append(SIGNAL_METRICS, request.SerializeToString())
+                wrote = True
             if events:
-                request = encode_events(self._resource, self._scope, events)
-                self._deliver(self._transport.export_logs, request, events)
+                logs = encode_events(self._resource, self._scope, events)
+                self._spooled_to = self.spool.append(SIGNAL_LOGS, logs.SerializeToString())
+                wrote = True
+        if wrote:
+            self.spool.sync()
+        self._settle_markers()
 
-    def _deliver(self, export: Callable[..., None], request: Any, records: list[Any]) -> None:
-        """Send one request until acknowledged, refused, or past the close deadline."""
-        count = len(records)
+    def _settle_markers(self) -> None:
+        acked = self.spool.acked_position()
+        for marker in list(self._markers):
+            if marker.target is not None and marker.target <= acked:
+                marker.done.set()
+                self._markers.remove(marker)
+
+    def _ship(self) -> None:
+        """Send spooled requests in order until none is left, one fails for now, or time is up."""
+        while not self._past_deadline():
+            frames = self.spool.pending(16)
+            if not frames:
+                return
+            for frame in frames:
+                if not self._deliver(frame):
+                    return
+                self.spool.ack(frame)
+                self._settle_markers()
+
+    def _deliver(self, frame: Frame) -> bool:
+        """Send one request until acknowledged or refused; False if the deadline came first."""
         backoff = self._options.initial_backoff_s
+        attempt = 0
         while True:
+            attempt += 1
             try:
-                export(request, timeout_s=self._options.request_timeout_s)
-                self.sent_records += count
-                return
+                self._transport.export_raw(
+                    frame.signal, frame.payload, timeout_s=self._options.request_timeout_s
+                )
+                self.sent_requests += 1
+                return True
             except PermanentExportError as exc:
-                self.dropped_records += count
-                logger.error("trainwire: %d records refused and dropped: %s", count, exc)
-                return
+                self.dropped_requests += 1
+                logger.error("trainwire: a request was refused and dropped: %s", exc)
+                return True
             except RetryableExportError as exc:
                 delay = exc.retry_after_s if exc.retry_after_s is not None else backoff
                 delay *= random.uniform(0.8, 1.2)
                 backoff = min(backoff * 2, self._options.max_backoff_s)
-                logger.debug("trainwire: retrying in %.2fs: %s", delay, exc)
-                self._sleep(delay)
-                if self._past_deadline():
-                    # Put them back in front so close() counts them as undelivered.
-                    self._buffer.extendleft(reversed(records))
-                    return
+                (logger.warning if attempt == 1 else logger.debug)(
+                    "trainwire: %s; retrying in %.1fs (data is kept in %s)",
+                    exc,
+                    delay,
+                    self.spool.directory,
+                )
+                if not self._wait(delay):
+                    return False
+
+    def _wait(self, delay_s: float) -> bool:
+        """Sleep before a retry while still spooling new records; False if past the deadline."""
+        end = self._clock() + delay_s
+        while self._clock() < end:
+            if self._past_deadline():
+                return False
+            time.sleep(min(self._options.flush_interval_s, max(0.0, end - self._clock())))
+            self._maybe_heartbeat()
+            self._spool_buffer()  # memory stays bounded however long the outage
+        return not self._past_deadline()
 
     def _past_deadline(self, after_s: float = 0.0) -> bool:
         return self._deadline is not None and self._clock() + after_s >= self._deadline
-
-    def _sleep(self, delay_s: float) -> None:
-        end = self._clock() + delay_s
-        while not self._past_deadline() and self._clock() < end:
-            time.sleep(min(0.05, max(0.0, end - self._clock())))

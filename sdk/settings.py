@@ -18,6 +18,7 @@ __all__ = [
     "DB_PATH",
     "ENDPOINT",
     "HEARTBEAT_INTERVAL",
+    "RUNS_DIR",
     "OTEL_ENDPOINT",
     "EnvVar",
     "resolve_endpoint",
@@ -63,6 +64,8 @@ OTEL_ENDPOINT: EnvVar[str | None] = EnvVar(
     "OTEL_EXPORTER_OTLP_ENDPOINT", _parse_endpoint, None, "http(s)://host:port"
 )
 DB_PATH: EnvVar[str] = EnvVar("TRAINWIRE_DB", str, "trainwire.db", "a file path")
+RUNS_DIR: EnvVar[str] = EnvVar("TRAINWIRE_DIR", str, "trainwire-runs", "a directory path")
+"""Where each run keeps its local directory (spool, metadata) until it is delivered."""
 
 
 def _positive_seconds(raw: str) -> float:

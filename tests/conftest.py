@@ -18,11 +18,15 @@ from trainwire.testing import CollectorProcess  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def clean_environ() -> Iterator[None]:
-    """Keep TRAINWIRE_* and OTEL_* settings of the machine out of every test."""
+def clean_environ(tmp_path: Path) -> Iterator[None]:
+    """Keep TRAINWIRE_* and OTEL_* settings of the machine out of every test.
+
+    Runs started in the test process keep their local directories under tmp_path.
+    """
     saved = {k: v for k, v in os.environ.items() if k.startswith(("TRAINWIRE_", "OTEL_"))}
     for key in saved:
         del os.environ[key]
+    os.environ["TRAINWIRE_DIR"] = str(tmp_path / "trainwire-runs")
     yield
     for key in [k for k in os.environ if k.startswith(("TRAINWIRE_", "OTEL_"))]:
         del os.environ[key]

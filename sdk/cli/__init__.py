@@ -7,6 +7,7 @@ import importlib
 import click
 
 from trainwire.cli.runs import runs, show
+from trainwire.cli.sync import sync
 
 __all__ = ["main"]
 
@@ -34,3 +35,4 @@ def main() -> None:
 
 main.add_command(runs)
 main.add_command(show)
+main.add_command(sync)

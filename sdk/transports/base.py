@@ -24,5 +24,8 @@ class Transport(Protocol):
     def export_logs(self, request: ExportLogsServiceRequest, *, timeout_s: float) -> None:
         """Deliver one logs request."""
 
+    def export_raw(self, signal: int, payload: bytes, *, timeout_s: float) -> None:
+        """Deliver one already-encoded request (``signal`` as in :mod:`trainwire.spool`)."""
+
     def close(self) -> None:
         """Release connections and threads; safe twice."""

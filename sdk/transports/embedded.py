@@ -19,7 +19,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 
-from trainwire.errors import RetryableExportError
+from trainwire.errors import PermanentExportError, RetryableExportError
+from trainwire.spool import SIGNAL_LOGS, SIGNAL_METRICS
 
 __all__ = ["EmbeddedTransport", "embedded_config"]
 
@@ -70,6 +71,17 @@ class EmbeddedTransport:
     def export_logs(self, request: ExportLogsServiceRequest, *, timeout_s: float) -> None:
         """Store one logs request."""
         self._wait(self._logs.consume_logs(request), timeout_s)
+
+    def export_raw(self, signal: int, payload: bytes, *, timeout_s: float) -> None:
+        """Store one encoded request."""
+        if signal == SIGNAL_METRICS:
+            self.export_metrics(
+                ExportMetricsServiceRequest.FromString(payload), timeout_s=timeout_s
+            )
+        elif signal == SIGNAL_LOGS:
+            self.export_logs(ExportLogsServiceRequest.FromString(payload), timeout_s=timeout_s)
+        else:
+            raise PermanentExportError(f"unknown signal {signal} in the spool")
 
     def _wait(self, coroutine: Any, timeout_s: float) -> Any:
         future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)

@@ -18,8 +18,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 
 from trainwire.errors import ConfigError, PermanentExportError, RetryableExportError
+from trainwire.spool import SIGNAL_LOGS, SIGNAL_METRICS
 
-__all__ = ["GrpcTransport", "parse_grpc_endpoint"]
+__all__ = ["GrpcTransport", "classify_rpc_error", "parse_grpc_endpoint"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,10 +72,31 @@ class GrpcTransport:
             request_serializer=ExportLogsServiceRequest.SerializeToString,
             response_deserializer=ExportLogsServiceResponse.FromString,
         )
+        self._raw_metrics = self._channel.unary_unary(
+            "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+            request_serializer=None,  # already encoded
+            response_deserializer=ExportMetricsServiceResponse.FromString,
+        )
+        self._raw_logs = self._channel.unary_unary(
+            "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+            request_serializer=None,  # already encoded
+            response_deserializer=ExportLogsServiceResponse.FromString,
+        )
+
+    def export_raw(self, signal: int, payload: bytes, *, timeout_s: float) -> None:
+        """Deliver one encoded request (sent as is: no decode and re-encode)."""
+        if signal == SIGNAL_METRICS:
+            self._check_metrics(self._call(self._raw_metrics, payload, timeout_s))
+        elif signal == SIGNAL_LOGS:
+            self._check_logs(self._call(self._raw_logs, payload, timeout_s))
+        else:
+            raise PermanentExportError(f"unknown signal {signal} in the spool")
 
     def export_metrics(self, request: ExportMetricsServiceRequest, *, timeout_s: float) -> None:
         """Deliver one metrics request."""
-        response = self._call(self._metrics, request, timeout_s)
+        self._check_metrics(self._call(self._metrics, request, timeout_s))
+
+    def _check_metrics(self, response: ExportMetricsServiceResponse) -> None:
         if response.partial_success.rejected_data_points:
             logger.warning(
                 "collector at %s rejected %d points: %s",
@@ -85,7 +107,9 @@ class GrpcTransport:
 
     def export_logs(self, request: ExportLogsServiceRequest, *, timeout_s: float) -> None:
         """Deliver one logs request."""
-        response = self._call(self._logs, request, timeout_s)
+        self._check_logs(self._call(self._logs, request, timeout_s))
+
+    def _check_logs(self, response: ExportLogsServiceResponse) -> None:
         if response.partial_success.rejected_log_records:
             logger.warning(
                 "collector at %s rejected %d events: %s",
@@ -98,14 +122,15 @@ class GrpcTransport:
         try:
             return method(request, timeout=timeout_s, wait_for_ready=False)
         except grpc.RpcError as exc:
-            raise _classify(exc, self.target) from None
+            raise classify_rpc_error(exc, self.target) from None
 
     def close(self) -> None:
         """Close the channel; safe twice."""
         self._channel.close()
 
 
-def _classify(exc: grpc.RpcError, target: str) -> Exception:
+def classify_rpc_error(exc: grpc.RpcError, target: str) -> Exception:
+    """Return the OTLP verdict on a failed call: Retryable (with RetryInfo's delay) or Permanent."""
     code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
     details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
     message = f"collector at {target}: {code.name}: {details}"
