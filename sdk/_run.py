@@ -21,6 +21,7 @@ from types import MappingProxyType, TracebackType
 from typing import Any
 
 from trainwire import semconv
+from trainwire._familiar import FamiliarNames
 from trainwire.errors import InvalidValueError, RunFinishedError
 from trainwire.records import EventRecord, MetricRecord, new_uid
 from trainwire.sender import Sender
@@ -33,7 +34,7 @@ _live_runs: set[Run] = set()  # unfinished runs, finished at interpreter exit
 _FINISH_STATUSES = (semconv.STATUS_COMPLETED, semconv.STATUS_FAILED, semconv.STATUS_KILLED)
 
 
-class Run:
+class Run(FamiliarNames):
     """One tracked run. Create it with :func:`trainwire.init`; use it as a context manager."""
 
     def __init__(
@@ -67,9 +68,21 @@ class Run:
         return self._id
 
     @property
+    def run_id(self) -> str:
+        """The run id (an alias of ``id``)."""
+        return self._id
+
+    @property
     def name(self) -> str:
-        """The run's display name."""
+        """The run's display name; assigning renames the run."""
         return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        if not isinstance(value, str) or not value:
+            raise InvalidValueError(f"a run name must be a non-empty string, got {value!r}")
+        self._event(semconv.EVENT_RUN_RENAME, {"name": value})
+        self._name = value
 
     @property
     def experiment(self) -> str:

@@ -16,10 +16,21 @@ from trainwire.errors import InvalidValueError
 __all__ = ["as_step", "check_metrics"]
 
 _FAST = (float, int)
+_FAST_VALUE_TYPES = frozenset(_FAST)
+_STR_TYPE = frozenset({str})
 
 
 def check_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
-    """Return a private copy of ``metrics`` with every value a float."""
+    """Return a private copy of ``metrics`` with every value a float (or an int)."""
+    # Fast path, in C: plain str keys and float/int values, nothing reserved.
+    if (
+        type(metrics) is dict
+        and _FAST_VALUE_TYPES.issuperset(map(type, metrics.values()))
+        and _STR_TYPE.issuperset(map(type, metrics))
+        and "" not in metrics
+        and semconv.METRIC_STEP not in metrics
+    ):
+        return dict(metrics)
     if not isinstance(metrics, Mapping):
         raise InvalidValueError(
             f"log() takes a dict of metric names to numbers, got {type(metrics).__name__}"
