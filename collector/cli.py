@@ -62,7 +62,7 @@ def collector(ctx: click.Context, config_path: Path) -> None:
     )
     try:
         asyncio.run(Service(config).run())
-    except OSError as exc:
+    except (OSError, ConfigError) as exc:  # a port in use, a missing extra or extension
         click.echo(f"trainwire collector: {exc}", err=True)
         sys.exit(1)
 

@@ -36,14 +36,30 @@ def make_factory_map(factories: Iterable[Factory]) -> dict[Kind, dict[str, Facto
 
 def builtin_factories() -> list[Factory]:
     """The factories shipped with trainwire."""
+    from trainwire.collector.connectors.liveness import factory as liveness_connector
+    from trainwire.collector.extensions.health_check import factory as health_check_extension
     from trainwire.collector.extensions.storage import factory as storage_extension
+    from trainwire.collector.processors.attributes import factory as attributes_processor
+    from trainwire.collector.processors.batch import factory as batch_processor
+    from trainwire.collector.processors.filter import factory as filter_processor
+    from trainwire.collector.processors.memory_limiter import factory as memory_limiter_processor
     from trainwire.collector.receivers.otlp import factory as otlp_receiver
+    from trainwire.exporters.otlp import factory as otlp_exporter
+    from trainwire.exporters.otlp import http_factory as otlphttp_exporter
     from trainwire.exporters.sqlite import factory as sqlite_exporter
 
     return [
         otlp_receiver,
+        memory_limiter_processor,
+        filter_processor,
+        attributes_processor,
+        batch_processor,
         sqlite_exporter,
+        otlp_exporter,
+        otlphttp_exporter,
+        liveness_connector,
         storage_extension,
+        health_check_extension,
     ]
 
 

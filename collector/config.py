@@ -53,10 +53,33 @@ class TelemetryLogsConfig:
 
 
 @dataclass(frozen=True)
+class TelemetryMetricsConfig:
+    """``service::telemetry::metrics``: the collector's own metrics, for Prometheus to scrape."""
+
+    address: str = ""
+    """``host:port`` of the endpoint, e.g. ``localhost:8888`` (port 0 picks a free one);
+    empty serves nothing. Needs ``pip install 'trainwire[prometheus]'``."""
+
+    def validate(self) -> list[str]:
+        """Return one line per problem."""
+        if not self.address:
+            return []
+        # Imported on use, so that importing this module does not import the receiver package.
+        from trainwire.collector.receivers.otlp.config import parse_endpoint
+
+        try:
+            parse_endpoint(self.address)
+        except ValueError as exc:
+            return [f"address: {exc}"]
+        return []
+
+
+@dataclass(frozen=True)
 class TelemetryConfig:
     """``service::telemetry``: the collector's own telemetry."""
 
     logs: TelemetryLogsConfig = field(default_factory=TelemetryLogsConfig)
+    metrics: TelemetryMetricsConfig = field(default_factory=TelemetryMetricsConfig)
 
 
 @dataclass(frozen=True)
@@ -78,6 +101,7 @@ class CollectorConfig:
     extensions: tuple[ComponentID, ...] = ()
     log_level: str = "info"
     factories: Mapping[Kind, Mapping[str, Factory]] = field(default_factory=dict, repr=False)
+    telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
 
 
 def load_config(
@@ -141,12 +165,13 @@ def parse_config(
     for kind in Kind:
         components[kind] = _decode_section(kind, raw.get(kind.value), factories, problems)
     service = raw.get("service")
-    pipelines, extensions, log_level = _decode_service(
+    pipelines, extensions, telemetry = _decode_service(
         service, components, factories, problems, require_receivers
     )
     if problems:
         raise ConfigError(problems)
-    return CollectorConfig(components, pipelines, extensions, log_level, factories)
+    log_level = telemetry.logs.level.lower()
+    return CollectorConfig(components, pipelines, extensions, log_level, factories, telemetry)
 
 
 def expand_env(value: Any, path: str, problems: list[str]) -> Any:
@@ -217,10 +242,10 @@ def _decode_service(
     factories: Mapping[Kind, Mapping[str, Factory]],
     problems: list[str],
     require_receivers: bool,
-) -> tuple[dict[str, PipelineConfig], tuple[ComponentID, ...], str]:
+) -> tuple[dict[str, PipelineConfig], tuple[ComponentID, ...], TelemetryConfig]:
     if not isinstance(service, Mapping):
         problems.append("service: required, with service::pipelines naming receivers and exporters")
-        return {}, (), "info"
+        return {}, (), TelemetryConfig()
     for key in service:
         if key not in ("pipelines", "extensions", "telemetry"):
             problems.append(
@@ -232,7 +257,6 @@ def _decode_service(
         )
     )
     telemetry = decode(TelemetryConfig, service.get("telemetry"), "service::telemetry", problems)
-    log_level = telemetry.logs.level.lower()
     pipelines: dict[str, PipelineConfig] = {}
     raw_pipelines = service.get("pipelines")
     if not isinstance(raw_pipelines, Mapping) or not raw_pipelines:
@@ -240,7 +264,7 @@ def _decode_service(
             "service::pipelines: required; add e.g."
             " metrics: {receivers: [otlp], exporters: [sqlite]}"
         )
-        return pipelines, extensions, log_level
+        return pipelines, extensions, telemetry
     for name, body in raw_pipelines.items():
         path = f"service::pipelines::{name}"
         signal_word = str(name).partition("/")[0]
@@ -302,7 +326,7 @@ def _decode_service(
             signal, tuple(receivers), tuple(processors), tuple(exporters)
         )
     _check_connectors(pipelines, components, problems)
-    return pipelines, extensions, log_level
+    return pipelines, extensions, telemetry
 
 
 def _check_connectors(

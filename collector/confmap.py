@@ -41,6 +41,10 @@ def decode(cls: type[T], data: Any, path: str, problems: list[str]) -> T:
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     values: dict[str, Any] = {}
+    # validate() judges the settings together; after a misspelt key (perhaps the very
+    # setting it would call missing) or a nested section that did not decode (now
+    # its defaults), that judgement would be about settings the user never wrote.
+    judge = True
     for key, value in data.items():
         key_path = f"{path}::{key}"
         if key not in fields:
@@ -48,22 +52,34 @@ def decode(cls: type[T], data: Any, path: str, problems: list[str]) -> T:
             hint = f"; did you mean '{close[0]}'?" if close else ""
             known = ", ".join(sorted(fields))
             problems.append(f"{key_path}: unknown key{hint} (valid keys: {known})")
+            judge = False
             continue
+        before = len(problems)
         values[key] = _convert(hints[key], value, key_path, problems, getattr(default, key))
+        if len(problems) > before and _is_section(hints[key]):
+            judge = False
     result = dataclasses.replace(default, **values)  # type: ignore[type-var]
     validate = getattr(result, "validate", None)
-    if callable(validate):
+    if callable(validate) and judge:
         problems.extend(f"{path}::{line}" for line in validate())
     return result
+
+
+def _is_section(hint: Any) -> bool:
+    """Whether a field holds nested settings (a dataclass, optional or not)."""
+    inner = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    return any(dataclasses.is_dataclass(a) for a in inner)
 
 
 def _convert(hint: Any, value: Any, path: str, problems: list[str], fallback: Any) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
         inner = [a for a in args if a is not type(None)]
+        # An optional section written with no value (``http:``) is enabled with its
+        # defaults, as in the Collector; only an absent key leaves the field's None.
+        if value is None and not (len(inner) == 1 and dataclasses.is_dataclass(inner[0])):
+            return None
         if len(inner) == 1:
             return _convert(inner[0], value, path, problems, fallback)
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):

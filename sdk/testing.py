@@ -42,7 +42,8 @@ service:
     metrics: {{receivers: [otlp], exporters: [sqlite]}}
     logs: {{receivers: [otlp], exporters: [sqlite]}}
 """
-_LISTENING = re.compile(r"grpc listening on (\S+):(\d+)")
+_LISTENING = re.compile(r"(grpc|http) listening on (\S+):(\d+)")
+_STARTED = "collector started"
 
 
 class CollectorProcess:
@@ -50,6 +51,8 @@ class CollectorProcess:
 
     The config is written to ``directory/otel-config.yaml`` (from ``config``, a
     template with ``{db_path}`` and ``{data_dir}``) unless it already exists there.
+    ``start`` returns once every component has started; ``port`` and ``http_port``
+    are the OTLP receiver's gRPC and HTTP ports (None for a protocol not configured).
     """
 
     def __init__(
@@ -67,9 +70,11 @@ class CollectorProcess:
         self._config = config
         self._start_timeout_s = start_timeout_s
         self.port: int | None = None
+        self.http_port: int | None = None
         self.process: subprocess.Popen[str] | None = None
         self.output: list[str] = []
         self._ready = threading.Event()
+        self._started = False
 
     @property
     def endpoint(self) -> str:
@@ -78,14 +83,22 @@ class CollectorProcess:
             raise RuntimeError("the collector is not running")
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def http_url(self) -> str:
+        """``http://127.0.0.1:PORT`` of the OTLP/HTTP receiver."""
+        if self.http_port is None:
+            raise RuntimeError("the collector is not running, or has no http receiver")
+        return f"http://127.0.0.1:{self.http_port}"
+
     def start(self) -> CollectorProcess:
-        """Start the process and wait until its receiver listens."""
+        """Start the process and wait until every component has started."""
         if not self.config_path.exists():
             self.config_path.write_text(
                 self._config.format(db_path=self.db_path, data_dir=self.data_dir)
             )
         self._ready.clear()
-        self.port = None
+        self._started = False
+        self.port = self.http_port = None
         self.process = subprocess.Popen(
             [sys.executable, "-m", "trainwire", "collector", "--config", str(self.config_path)],
             stdout=subprocess.PIPE,
@@ -94,7 +107,8 @@ class CollectorProcess:
             cwd=self.directory,
         )
         threading.Thread(target=self._read_output, args=(self.process,), daemon=True).start()
-        if not self._ready.wait(self._start_timeout_s) or self.port is None:
+        self._ready.wait(self._start_timeout_s)
+        if not self._started or (self.port is None and self.http_port is None):
             self.kill()
             raise RuntimeError("collector did not start:\n" + "".join(self.output[-40:]))
         return self
@@ -103,11 +117,19 @@ class CollectorProcess:
         assert process.stdout is not None
         for line in process.stdout:
             self.output.append(line)
+            if process is not self.process:
+                continue  # a previous process's last words must not start the new one
             match = _LISTENING.search(line)
             if match and not self._ready.is_set():
-                self.port = int(match.group(2))
+                if match.group(1) == "grpc" and self.port is None:
+                    self.port = int(match.group(3))
+                elif match.group(1) == "http" and self.http_port is None:
+                    self.http_port = int(match.group(3))
+            if _STARTED in line:
+                self._started = True
                 self._ready.set()
-        self._ready.set()
+        if process is self.process:
+            self._ready.set()
 
     def stop(self, timeout_s: float = 30.0) -> int:
         """Send SIGTERM and wait; return the exit code."""

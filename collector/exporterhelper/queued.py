@@ -189,8 +189,13 @@ class QueuedExporter:
                 )
                 self._count("send_failed", signal, count)
                 return True
-            except RetryableExportError as exc:
-                wait = exc.retry_after_s if exc.retry_after_s is not None else delay
+            except Exception as exc:  # retryable, or a bug in the exporter: keep the data
+                if isinstance(exc, RetryableExportError):
+                    wait = exc.retry_after_s if exc.retry_after_s is not None else delay
+                else:
+                    wait = delay
+                    if attempt == 1:
+                        logger.exception("%s: push failed unexpectedly", self.id)
                 elapsed = time.monotonic() - started
                 limit = self.retry.max_elapsed_time_s
                 if not self.retry.enabled or (limit and elapsed + wait > limit):
@@ -207,9 +212,6 @@ class QueuedExporter:
                 # Say it once per request; a destination that stays down must not flood the log.
                 log = logger.warning if attempt == 1 else logger.debug
                 log("%s: %s; retrying in %.1fs (attempt %d)", self.id, exc, wait, attempt)
-            except Exception:  # a bug in the exporter: keep the data, retry later
-                logger.exception("%s: push failed unexpectedly; retrying", self.id)
-                wait = delay
             if self._stopping:
                 return False
             await self._sleep(wait * random.uniform(0.8, 1.2))

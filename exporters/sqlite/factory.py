@@ -25,5 +25,5 @@ factory = Factory(
     kind=Kind.EXPORTER,
     default_config=SqliteExporterConfig,
     create=_create,
-    signals=frozenset({Signal.METRICS, Signal.LOGS}),
+    signals=frozenset({Signal.METRICS, Signal.LOGS, Signal.TRACES}),
 )

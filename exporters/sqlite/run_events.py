@@ -245,11 +245,13 @@ def _on_end(
     if status not in semconv.TERMINAL_STATUSES:
         status = semconv.STATUS_FAILED
     exit_code = body.get("exit_code")
+    # A crash is the collector's guess (liveness); an end the run sent itself wins over it.
     conn.execute(
         "INSERT INTO run_ranks(run_id, rank, status, end_time, exit_code) VALUES (?,?,?,?,?)"
         " ON CONFLICT(run_id, rank) DO UPDATE SET status = excluded.status,"
-        " end_time = excluded.end_time, exit_code = excluded.exit_code",
-        (run_id, rank, status, time, exit_code),
+        " end_time = excluded.end_time, exit_code = excluded.exit_code"
+        " WHERE excluded.status != ? OR run_ranks.status IN (?, ?)",
+        (run_id, rank, status, time, exit_code, *_CRASH_GUARD),
     )
     if status == semconv.STATUS_FAILED or attributes.get(semconv.EXCEPTION_TYPE):
         conn.execute(
@@ -264,6 +266,10 @@ def _on_end(
             ),
         )
     _settle(conn, run_id)
+
+
+_CRASH_GUARD = (semconv.STATUS_CRASHED, semconv.STATUS_RUNNING, semconv.STATUS_CRASHED)
+"""A crashed end replaces only a running (or crashed) rank's status."""
 
 
 def _settle(conn: sqlite3.Connection, run_id: str) -> None:

@@ -2,8 +2,8 @@
 
 Designed for the whole product: runs and their ranks, params, tags, labels,
 summaries, metric points (step resolved from the ``ml.step`` point at the same
-resource and time), distributions, events, artifacts, and plain OpenTelemetry
-series with their attributes. NaN is stored as NULL in ``points.value`` (SQLite
+resource and time), distributions, events, artifacts, spans, and plain
+OpenTelemetry series with their attributes. NaN is stored as NULL in ``points.value`` (SQLite
 cannot hold NaN); a point row always has a value, so NULL reads back as NaN.
 """
 
@@ -148,6 +148,30 @@ _MIGRATIONS: tuple[str, ...] = (
         time INTEGER NOT NULL,
         PRIMARY KEY (run_id, name, sha256)
     ) WITHOUT ROWID;
+    """,
+    # 2: spans (OTLP traces). Ids are lowercase hex ('' when unset); kind and
+    # status_code keep OTLP's enum numbers; events and links are JSON lists.
+    """
+    CREATE TABLE spans (
+        trace_id TEXT NOT NULL,
+        span_id TEXT NOT NULL,
+        parent_span_id TEXT NOT NULL DEFAULT '',
+        resource_id INTEGER NOT NULL REFERENCES resources(id),
+        run_id TEXT,
+        scope_name TEXT NOT NULL DEFAULT '',
+        scope_version TEXT NOT NULL DEFAULT '',
+        name TEXT NOT NULL,
+        kind INTEGER NOT NULL DEFAULT 0,
+        start_time INTEGER NOT NULL,
+        end_time INTEGER NOT NULL,
+        status_code INTEGER NOT NULL DEFAULT 0,
+        status_message TEXT NOT NULL DEFAULT '',
+        attributes TEXT NOT NULL,
+        events TEXT NOT NULL DEFAULT '[]',
+        links TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (trace_id, span_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX spans_run ON spans(run_id, start_time);
     """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)

@@ -19,6 +19,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from trainwire.collector.component import ComponentID, Host, Signal
 from trainwire.errors import PermanentExportError, RetryableExportError
@@ -31,9 +32,23 @@ __all__ = ["SqliteExporter"]
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
+_WRITTEN = {
+    Signal.METRICS: "points_written",
+    Signal.LOGS: "events_written",
+    Signal.TRACES: "spans_written",
+}
+# Failures that depend on the data, not on the moment: retrying the same request cannot help.
+_DATA_ERRORS = (
+    OverflowError,
+    ValueError,
+    RecursionError,
+    sqlite3.IntegrityError,
+    sqlite3.DataError,
+)
+
 
 class SqliteExporter:
-    """Stores metrics and logs in a SQLite run store."""
+    """Stores metrics, logs and traces in a SQLite run store."""
 
     def __init__(self, config: SqliteExporterConfig, *, id: ComponentID) -> None:
         self.config = config
@@ -43,6 +58,7 @@ class SqliteExporter:
         self._writer: StoreWriter | None = None
         self.points_written = 0
         self.events_written = 0
+        self.spans_written = 0
 
     async def start(self, host: Host) -> None:
         """Open (create or migrate) the store on the exporter's thread."""
@@ -59,13 +75,44 @@ class SqliteExporter:
         logger.info("%s: storing runs in %s", self.id, path.resolve())
 
     async def push(self, signal: Signal, request: Any) -> None:
-        """Commit ``request`` (metrics or logs) in one transaction."""
-        if signal is Signal.METRICS:
-            self.points_written += await self._write(lambda w: w.write_metrics(request))
-        elif signal is Signal.LOGS:
-            self.events_written += await self._write(lambda w: w.write_logs(request))
-        else:
+        """Commit ``request`` (metrics, logs or traces) in one transaction.
+
+        Data the store cannot hold (a time past SQLite's integer range, say) would fail
+        the same way on every retry and block the queue behind it for good; so such a
+        request is written again one resource at a time, and only the resources that
+        still fail are dropped (logged, and a PermanentExportError if nothing was stored).
+        """
+        if signal not in _WRITTEN:
             raise PermanentExportError(f"{self.id}: cannot store {signal.value}")
+        write = getattr(StoreWriter, f"write_{signal.value}")
+        try:
+            written = await self._write(lambda w: write(w, request))
+        except _DATA_ERRORS:
+            written = await self._write_apart(signal, request, write)
+        counter = _WRITTEN[signal]
+        setattr(self, counter, getattr(self, counter) + written)
+
+    async def _write_apart(self, signal: Signal, request: Any, write: Any) -> int:
+        """Write each resource of ``request`` on its own; drop those the store cannot hold."""
+        field = request.DESCRIPTOR.fields_by_number[1].name  # resource_metrics, ...
+        entries = getattr(request, field)
+        written, failures = 0, []
+        for entry in entries:
+            single = type(request)()
+            getattr(single, field).append(entry)
+            try:
+                written += await self._write(lambda w, single=single: write(w, single))
+            except _DATA_ERRORS as exc:
+                failures.append(f"{type(exc).__name__}: {exc}")
+        if failures:
+            message = (
+                f"{self.id}: dropped {len(failures)} of {len(entries)} resources of a"
+                f" {signal.value} request that the store cannot hold ({failures[0]})"
+            )
+            if len(failures) == len(entries):
+                raise PermanentExportError(message)
+            logger.error("%s", message)
+        return written
 
     async def consume_metrics(self, request: ExportMetricsServiceRequest) -> None:
         """Commit every point of ``request`` (write-through, without a queue)."""
@@ -74,6 +121,10 @@ class SqliteExporter:
     async def consume_logs(self, request: ExportLogsServiceRequest) -> None:
         """Commit every log record of ``request``, applying run events."""
         await self.push(Signal.LOGS, request)
+
+    async def consume_traces(self, request: ExportTraceServiceRequest) -> None:
+        """Commit every span of ``request`` (write-through, without a queue)."""
+        await self.push(Signal.TRACES, request)
 
     async def _write(self, action: Any) -> int:
         writer = self._writer

@@ -17,8 +17,11 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric, NumberDataPoint
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from trainwire import semconv
 from trainwire.anyvalue import attributes_to_dict
@@ -29,6 +32,7 @@ from trainwire.exporters.sqlite.run_events import apply_event, event_row
 __all__ = ["StoreWriter"]
 
 _NUMBER_KINDS = ("gauge", "sum")
+_INT64_MAX = 2**63 - 1
 
 
 class StoreWriter:
@@ -46,6 +50,7 @@ class StoreWriter:
             for rm in request.resource_metrics:
                 resource_id, run_id = self._resource(rm.resource)
                 times: list[int] = []
+                new_before = new
                 for sm in rm.scope_metrics:
                     own_scope = sm.scope.name == semconv.SCOPE_NAME
                     steps = _steps(sm.metrics) if own_scope else None
@@ -59,6 +64,8 @@ class StoreWriter:
                         )
                 if run_id is not None:
                     self._touch_run(run_id, times)
+                    if new > new_before:
+                        self._revive(run_id, _rank(rm.resource))
         return new
 
     def write_logs(self, request: ExportLogsServiceRequest) -> int:
@@ -79,7 +86,27 @@ class StoreWriter:
                         if cursor.rowcount == 1:
                             new += 1
                             if run_id is not None:
+                                if row[3] != semconv.EVENT_RUN_END:
+                                    self._revive(run_id, rank)
                                 apply_event(self._conn, run_id, rank, record, row)
+                if run_id is not None:
+                    self._touch_run(run_id, times)
+        return new
+
+    def write_traces(self, request: ExportTraceServiceRequest) -> int:
+        """Store each span once, keyed by (trace id, span id); return how many were new."""
+        new = 0
+        with _Transaction(self):
+            for rs in request.resource_spans:
+                resource_id, run_id = self._resource(rs.resource)
+                times: list[int] = []
+                for ss in rs.scope_spans:
+                    rows = [_span_row(resource_id, run_id, ss.scope, span) for span in ss.spans]
+                    cursor = self._conn.executemany(
+                        f"INSERT OR IGNORE INTO spans VALUES ({','.join('?' * 16)})", rows
+                    )
+                    new += max(cursor.rowcount, 0)
+                    times.extend(t for row in rows for t in (row[9], row[10]))
                 if run_id is not None:
                     self._touch_run(run_id, times)
         return new
@@ -133,6 +160,22 @@ class StoreWriter:
             " start_time = min(coalesce(start_time, ?), ?) WHERE run_id = ?",
             (last, first, first, run_id),
         )
+
+    def _revive(self, run_id: str, rank: int) -> None:
+        """New data from a rank marked crashed: it runs again (DESIGN.md: crashed is provisional).
+
+        Only newly stored rows revive, so a replayed request cannot undo a later crash.
+        """
+        cursor = self._conn.execute(
+            "UPDATE run_ranks SET status = ?, end_time = NULL, exit_code = NULL"
+            " WHERE run_id = ? AND rank = ? AND status = ?",
+            (semconv.STATUS_RUNNING, run_id, rank, semconv.STATUS_CRASHED),
+        )
+        if cursor.rowcount:
+            self._conn.execute(
+                "UPDATE runs SET status = ?, end_time = NULL, exit_code = NULL WHERE run_id = ?",
+                (semconv.STATUS_RUNNING, run_id),
+            )
 
     def _store_steps(self, resource_id: int, steps: dict[int, int]) -> None:
         rows = [(resource_id, t, s) for t, s in steps.items()]
@@ -261,6 +304,40 @@ def _number(point: NumberDataPoint) -> float | int | None:
     return None if value != value else value  # NaN is stored as NULL
 
 
+def _span_row(
+    resource_id: int, run_id: str | None, scope: InstrumentationScope, span: Span
+) -> tuple[Any, ...]:
+    events = [
+        {"time": e.time_unix_nano, "name": e.name, **_attrs(e.attributes)} for e in span.events
+    ]
+    links = [
+        {"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex(), **_attrs(link.attributes)}
+        for link in span.links
+    ]
+    return (
+        span.trace_id.hex(),
+        span.span_id.hex(),
+        span.parent_span_id.hex(),
+        resource_id,
+        run_id,
+        scope.name,
+        scope.version,
+        span.name,
+        span.kind,
+        span.start_time_unix_nano,
+        span.end_time_unix_nano,
+        span.status.code,
+        span.status.message,
+        canonical_json(attributes_to_dict(span.attributes)),
+        canonical_json(events),
+        canonical_json(links),
+    )
+
+
+def _attrs(attributes: Any) -> dict[str, Any]:
+    return {"attributes": attributes_to_dict(attributes)} if attributes else {}
+
+
 def _rank(resource: Resource) -> int:
     for kv in resource.attributes:
         if kv.key == semconv.ML_RUN_RANK:
@@ -270,9 +347,10 @@ def _rank(resource: Resource) -> int:
 
 def _int(value: Any, default: Any) -> Any:
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return default
+    return number if -_INT64_MAX <= number <= _INT64_MAX else default  # SQLite's range
 
 
 class _Transaction:

@@ -45,7 +45,7 @@ def test_validate_typo_file_names_path_and_suggestion(tmp_path: Path) -> None:
     assert result.stderr == (
         f"trainwire collector: invalid config {config}:\n"
         "  receivers::otlp::protocols::grpc::endpont: unknown key; did you mean 'endpoint'?"
-        " (valid keys: endpoint, max_recv_msg_size_mib)\n"
+        " (valid keys: endpoint, max_recv_msg_size_mib, tls)\n"
     )
 
 
@@ -63,7 +63,7 @@ def test_validate_invalid_file_prints_every_problem(tmp_path: Path) -> None:
         "  receivers::jaeger: unknown receiver type 'jaeger' (known types: otlp)",
         "  service::pipelines::metrics::exporters: references exporter 'discord' which is not"
         " configured; add it under exporters: or fix the name (configured: sqlite)",
-        "  service::pipelines::traces: unknown signal 'traces' (valid: metrics, logs)",
+        "  service::pipelines::profiles: unknown signal 'profiles' (valid: metrics, logs, traces)",
     ]
 
 

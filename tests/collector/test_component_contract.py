@@ -12,6 +12,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from trainwire.collector import ComponentID, Factory, Kind, Signal, default_factories
 from trainwire.collector.component import Component
@@ -28,12 +29,16 @@ class Sink:
     def __init__(self) -> None:
         self.metrics: list[ExportMetricsServiceRequest] = []
         self.logs: list[ExportLogsServiceRequest] = []
+        self.traces: list[ExportTraceServiceRequest] = []
 
     async def consume_metrics(self, request: ExportMetricsServiceRequest) -> None:
         self.metrics.append(request)
 
     async def consume_logs(self, request: ExportLogsServiceRequest) -> None:
         self.logs.append(request)
+
+    async def consume_traces(self, request: ExportTraceServiceRequest) -> None:
+        self.traces.append(request)
 
 
 class Host:
@@ -50,13 +55,21 @@ class Host:
         return self._storage if component == ComponentID("storage") else None
 
 
+_NO_WAIT_QUEUE = {"sending_queue": {"storage": "storage", "drain_timeout_s": 0}}
+
+
 def _test_config(factory: Factory, tmp_path: Path) -> Any:
     """Defaults, with anything that would touch the machine's fixed places moved to tmp_path/port 0."""
-    overrides: dict[str, Any] = {
-        "otlp": {"protocols": {"grpc": {"endpoint": "127.0.0.1:0"}}},
+    otlp_receiver = {"grpc": {"endpoint": "127.0.0.1:0"}, "http": {"endpoint": "127.0.0.1:0"}}
+    overrides: dict[Any, Any] = {
+        (Kind.RECEIVER, "otlp"): {"protocols": otlp_receiver},
         "sqlite": {"path": str(tmp_path / "store.db"), "sending_queue": {"storage": "storage"}},
         "storage": {"directory": str(tmp_path / "data")},
-    }.get(factory.type, {})
+        "health_check": {"endpoint": "127.0.0.1:0"},
+        (Kind.EXPORTER, "otlp"): {"endpoint": "http://127.0.0.1:1", **_NO_WAIT_QUEUE},
+        (Kind.EXPORTER, "otlphttp"): {"endpoint": "http://127.0.0.1:1", **_NO_WAIT_QUEUE},
+    }
+    overrides = overrides.get((factory.kind, factory.type), overrides.get(factory.type, {}))
     problems: list[str] = []
     config = decode(type(factory.default_config()), overrides, factory.type, problems)
     assert problems == []
@@ -74,6 +87,13 @@ def _batch() -> tuple[ExportMetricsServiceRequest, ExportLogsServiceRequest]:
     return metrics, logs
 
 
+def _spans() -> ExportTraceServiceRequest:
+    traces = ExportTraceServiceRequest()
+    span = traces.resource_spans.add().scope_spans.add().spans.add(name="s")
+    span.trace_id, span.span_id = b"\x01" * 16, b"\x02" * 8
+    return traces
+
+
 @pytest.mark.parametrize("factory", FACTORIES, ids=lambda f: f"{f.kind.value}/{f.type}")
 def test_create_start_consume_shutdown_twice(factory: Factory, tmp_path: Path) -> None:
     """Created from defaults, a component starts, takes a batch, and shuts down twice safely."""
@@ -89,7 +109,9 @@ def test_create_start_consume_shutdown_twice(factory: Factory, tmp_path: Path) -
         kwargs["next_consumer"] = sink
     component = factory.create(config, **kwargs)
 
-    storage = StorageExtension(StorageConfig(directory=str(tmp_path / "host-data")), id=ComponentID("storage"))
+    storage = StorageExtension(
+        StorageConfig(directory=str(tmp_path / "host-data")), id=ComponentID("storage")
+    )
 
     async def lifecycle() -> None:
         await storage.start(Host(storage))
@@ -100,6 +122,8 @@ def test_create_start_consume_shutdown_twice(factory: Factory, tmp_path: Path) -
             await component.consume_metrics(metrics)
         if hasattr(component, "consume_logs") and Signal.LOGS in factory.signals:
             await component.consume_logs(logs)
+        if hasattr(component, "consume_traces") and Signal.TRACES in factory.signals:
+            await component.consume_traces(_spans())
         await component.shutdown()
         await component.shutdown()
         await storage.shutdown()
@@ -107,3 +131,4 @@ def test_create_start_consume_shutdown_twice(factory: Factory, tmp_path: Path) -
     asyncio.run(asyncio.wait_for(lifecycle(), 30))
     if factory.kind is Kind.PROCESSOR:
         assert len(sink.metrics) == 1 and len(sink.logs) == 1
+        assert len(sink.traces) == (1 if Signal.TRACES in factory.signals else 0)

@@ -18,8 +18,12 @@ from trainwire.collector.config import (
     load_config,
     parse_config,
 )
-from trainwire.collector.confmap import EnvText
-from trainwire.collector.receivers.otlp.config import GrpcServerConfig
+from trainwire.collector.confmap import EnvText, decode
+from trainwire.collector.receivers.otlp.config import (
+    GrpcServerConfig,
+    HttpServerConfig,
+    Protocols,
+)
 from trainwire.errors import ConfigError
 
 TESTDATA = Path(__file__).parent / "testdata"
@@ -29,6 +33,8 @@ EXPORTERS = "{sqlite: {path: run.db}}"
 PIPELINES = "{metrics: {receivers: [otlp], exporters: [sqlite]}}"
 GRPC = "receivers::otlp::protocols::grpc"
 METRICS = "service::pipelines::metrics"
+SQLITE_KEYS = "path, retry_on_failure, sending_queue"
+TOP_LEVEL = "receivers, processors, exporters, connectors, extensions, service"
 
 
 def _doc(
@@ -130,10 +136,16 @@ def test_valid_config_is_frozen() -> None:
             id="empty-grpc-takes-defaults",
         ),
         pytest.param(
-            _doc(receivers="{otlp: }"),
-            _grpc_config,
-            GrpcServerConfig(endpoint="localhost:4317", max_recv_msg_size_mib=4),
-            id="empty-receiver-takes-defaults",
+            _doc(receivers="{otlp: {protocols: {http: }}}"),
+            lambda c: c.components[Kind.RECEIVER][ComponentID("otlp")].protocols,
+            Protocols(grpc=None, http=HttpServerConfig()),
+            id="listed-protocol-enabled-absent-one-off",
+        ),
+        pytest.param(
+            _doc(receivers="{otlp: {protocols: {grpc: , http: {endpoint: '127.0.0.1:0'}}}}"),
+            lambda c: c.components[Kind.RECEIVER][ComponentID("otlp")].protocols,
+            Protocols(grpc=GrpcServerConfig(), http=HttpServerConfig(endpoint="127.0.0.1:0")),
+            id="both-protocols",
         ),
         pytest.param(
             _doc(exporters="{sqlite: }"),
@@ -202,30 +214,31 @@ def test_good_endpoints_are_accepted(endpoint: str) -> None:
         pytest.param(
             _doc(receivers="{otlp: {protocls: {grpc: }}}"),
             "receivers::otlp::protocls: unknown key; did you mean 'protocols'?"
-            " (valid keys: protocols)",
+            " (valid keys: artifacts, auth, protocols)",
             id="protocls",
         ),
         pytest.param(
             _doc(receivers="{otlp: {protocols: {grcp: }}}"),
             "receivers::otlp::protocols::grcp: unknown key; did you mean 'grpc'?"
-            " (valid keys: grpc)",
+            " (valid keys: grpc, http)",
             id="grcp",
         ),
         pytest.param(
             _doc_grpc('{endpont: "127.0.0.1:0"}'),
             f"{GRPC}::endpont: unknown key; did you mean 'endpoint'?"
-            " (valid keys: endpoint, max_recv_msg_size_mib)",
+            " (valid keys: endpoint, max_recv_msg_size_mib, tls)",
             id="endpont",
         ),
         pytest.param(
             _doc_grpc("{max_recv_msg_size_mb: 8}"),
             f"{GRPC}::max_recv_msg_size_mb: unknown key; did you mean 'max_recv_msg_size_mib'?"
-            " (valid keys: endpoint, max_recv_msg_size_mib)",
+            " (valid keys: endpoint, max_recv_msg_size_mib, tls)",
             id="max_recv_msg_size_mb",
         ),
         pytest.param(
             _doc(exporters="{sqlite: {pth: run.db}}"),
-            "exporters::sqlite::pth: unknown key; did you mean 'path'? (valid keys: path)",
+            "exporters::sqlite::pth: unknown key; did you mean 'path'?"
+            f" (valid keys: {SQLITE_KEYS})",
             id="pth",
         ),
         pytest.param(
@@ -233,12 +246,13 @@ def test_good_endpoints_are_accepted(endpoint: str) -> None:
                 exporters="{sqlite/runs: {paht: run.db}}",
                 pipelines="{metrics: {receivers: [otlp], exporters: [sqlite/runs]}}",
             ),
-            "exporters::sqlite/runs::paht: unknown key; did you mean 'path'? (valid keys: path)",
+            "exporters::sqlite/runs::paht: unknown key; did you mean 'path'?"
+            f" (valid keys: {SQLITE_KEYS})",
             id="named-component",
         ),
         pytest.param(
             _doc(exporters="{sqlite: {colour: red}}"),
-            "exporters::sqlite::colour: unknown key (valid keys: path)",
+            f"exporters::sqlite::colour: unknown key (valid keys: {SQLITE_KEYS})",
             id="no-close-match-no-suggestion",
         ),
     ],
@@ -252,15 +266,13 @@ def test_misspelt_component_key_is_named_with_suggestion(text: str, expected: st
     ("text", "expected"),
     [
         pytest.param(
-            _doc(extra="connectors: {}\n"),
-            "connectors: unknown top-level key"
-            " (valid: receivers, processors, exporters, extensions, service)",
+            _doc(extra="pipelines: {}\n"),
+            f"pipelines: unknown top-level key (valid: {TOP_LEVEL})",
             id="top-level",
         ),
         pytest.param(
             _doc(extra="recievers: {}\n"),
-            "recievers: unknown top-level key"
-            " (valid: receivers, processors, exporters, extensions, service)",
+            f"recievers: unknown top-level key (valid: {TOP_LEVEL})",
             id="top-level-misspelt",
         ),
         pytest.param(
@@ -315,6 +327,11 @@ def test_bad_log_level_is_named() -> None:
 # --- unknown component types --------------------------------------------------------------
 
 
+def _known(kind: Kind) -> str:
+    """The registered types of one kind, as the loader lists them."""
+    return ", ".join(sorted(default_factories()[kind]))
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -325,17 +342,17 @@ def test_bad_log_level_is_named() -> None:
         ),
         pytest.param(
             _doc(exporters="{sqlite: {path: run.db}, discord/alerts: {webhook_url: x}}"),
-            "exporters::discord/alerts: unknown exporter type 'discord' (known types: sqlite)",
+            f"exporters::discord/alerts: unknown exporter type 'discord' (known types: {_known(Kind.EXPORTER)})",
             id="named-exporter",
         ),
         pytest.param(
-            _doc(extra="processors: {batch: {}}\n"),
-            "processors::batch: unknown processor type 'batch' (known types: none)",
+            _doc(extra="processors: {transform: {}}\n"),
+            f"processors::transform: unknown processor type 'transform' (known types: {_known(Kind.PROCESSOR)})",
             id="processor",
         ),
         pytest.param(
-            _doc(extra="extensions: {health_check: {}}\n"),
-            "extensions::health_check: unknown extension type 'health_check' (known types: none)",
+            _doc(extra="extensions: {zpages: {}}\n"),
+            f"extensions::zpages: unknown extension type 'zpages' (known types: {_known(Kind.EXTENSION)})",
             id="extension",
         ),
         pytest.param(
@@ -343,7 +360,7 @@ def test_bad_log_level_is_named() -> None:
                 exporters="{sqlite: {path: run.db}, prometheus: {}}",
                 pipelines="{metrics: {receivers: [otlp], exporters: [sqlite, prometheus]}}",
             ),
-            "exporters::prometheus: unknown exporter type 'prometheus' (known types: sqlite)",
+            f"exporters::prometheus: unknown exporter type 'prometheus' (known types: {_known(Kind.EXPORTER)})",
             id="used-in-pipeline-reported-once",
         ),
         pytest.param(
@@ -475,15 +492,24 @@ def test_pipeline_without_required_parts_says_what_to_add(text: str, expected: s
 
 @pytest.mark.parametrize(
     ("name", "word"),
-    [("traces", "traces"), ("metricz", "metricz"), ("profiles/gpu", "profiles")],
+    [("metricz", "metricz"), ("trace", "trace"), ("profiles/gpu", "profiles")],
 )
 def test_unknown_signal_lists_valid_signals(name: str, word: str) -> None:
     """A pipeline named for a signal trainwire does not carry is reported with the valid ones."""
     text = _doc(pipelines=f"{{metrics: {{receivers: [otlp], exporters: [sqlite]}}, {name}: {{}}}}")
 
     assert _problems(text) == [
-        f"service::pipelines::{name}: unknown signal '{word}' (valid: metrics, logs)"
+        f"service::pipelines::{name}: unknown signal '{word}' (valid: metrics, logs, traces)"
     ]
+
+
+def test_traces_pipeline_from_otlp_to_sqlite_loads() -> None:
+    """A traces pipeline from the otlp receiver to the sqlite store is valid."""
+    config = _parse(_doc(pipelines="{traces: {receivers: [otlp], exporters: [sqlite]}}"))
+
+    assert config.pipelines["traces"] == PipelineConfig(
+        Signal.TRACES, receivers=(ComponentID("otlp"),), exporters=(ComponentID("sqlite"),)
+    )
 
 
 def test_component_without_the_pipeline_signal_is_named() -> None:
@@ -668,7 +694,7 @@ def test_invalid_file_reports_every_problem_at_once() -> None:
         f"{GRPC}::endpoint: 'localhost' is not host:port, e.g. localhost:4317",
         "receivers::jaeger: unknown receiver type 'jaeger' (known types: otlp)",
         _not_configured(f"{METRICS}::exporters", "exporter", "discord", "sqlite"),
-        "service::pipelines::traces: unknown signal 'traces' (valid: metrics, logs)",
+        "service::pipelines::profiles: unknown signal 'profiles' (valid: metrics, logs, traces)",
     ]
     assert str(info.value) == "\n".join(info.value.problems)
 
@@ -680,7 +706,7 @@ def test_typo_file_reports_path_and_suggestion() -> None:
 
     assert info.value.problems == [
         f"{GRPC}::endpont: unknown key; did you mean 'endpoint'?"
-        " (valid keys: endpoint, max_recv_msg_size_mib)"
+        " (valid keys: endpoint, max_recv_msg_size_mib, tls)"
     ]
 
 
@@ -854,6 +880,97 @@ def test_substituted_mapping_text_does_not_become_settings(
     ]
 
 
+# --- optional sections (confmap) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Section:
+    """A nested section with one setting and a check of it."""
+
+    size: int = 4
+
+    def validate(self) -> list[str]:
+        return [] if self.size > 0 else ["size: must be more than 0"]
+
+
+@dataclass(frozen=True)
+class _Holder:
+    """Settings with an optional section, an optional scalar and a check across them."""
+
+    section: _Section | None = None
+    limit: int | None = None
+    name: str = "x"
+
+    def validate(self) -> list[str]:
+        return [] if self.section or self.limit else ["section: required, or set limit"]
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        pytest.param({"limit": 1}, _Holder(section=None, limit=1), id="absent-section-is-none"),
+        pytest.param({"section": None}, _Holder(section=_Section()), id="null-section-defaults"),
+        pytest.param({"section": {}}, _Holder(section=_Section()), id="empty-section-defaults"),
+        pytest.param(
+            {"section": {"size": 8}}, _Holder(section=_Section(8)), id="section-laid-over"
+        ),
+        pytest.param(
+            {"section": {}, "limit": None},
+            _Holder(section=_Section(), limit=None),
+            id="null-scalar",
+        ),
+    ],
+)
+def test_optional_section_absent_is_none_and_null_takes_defaults(
+    data: dict[str, Any], expected: _Holder
+) -> None:
+    """An absent optional section stays None; one written with no value takes its defaults."""
+    problems: list[str] = []
+
+    assert decode(_Holder, data, "x", problems) == expected
+    assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        pytest.param({}, ["x::section: required, or set limit"], id="check-runs"),
+        pytest.param(
+            {"section": "big"},
+            ["x::section: expected a mapping of settings, got str 'big'"],
+            id="bad-section-skips-check",
+        ),
+        pytest.param(
+            {"sectoin": {}},
+            ["x::sectoin: unknown key; did you mean 'section'? (valid keys: limit, name, section)"],
+            id="misspelt-key-skips-check",
+        ),
+        pytest.param(
+            {"section": {"size": 0}, "name": 3},
+            ["x::section::size: must be more than 0", "x::name: expected a string, got int 3"],
+            id="scalar-problem-keeps-check",
+        ),
+    ],
+)
+def test_check_across_settings_is_skipped_after_a_section_or_key_problem(
+    data: dict[str, Any], expected: list[str]
+) -> None:
+    """validate() runs unless a key was misspelt or a nested section did not decode."""
+    problems: list[str] = []
+
+    decode(_Holder, data, "x", problems)
+
+    assert problems == expected
+
+
+def test_empty_otlp_receiver_must_enable_a_protocol() -> None:
+    """An otlp receiver with no protocols listed is refused, naming protocols and the fix."""
+    assert _problems(_doc(receivers="{otlp: }")) == [
+        "receivers::otlp::protocols: required; enable grpc and/or http, e.g."
+        " protocols: {grpc: {endpoint: localhost:4317}, http: }"
+    ]
+
+
 # --- the factory map ----------------------------------------------------------------------
 
 
@@ -878,11 +995,14 @@ def test_make_factory_map_allows_same_type_in_different_kinds() -> None:
 
 
 def test_default_factories_hold_the_builtins() -> None:
-    """default_factories() maps the otlp receiver and the sqlite exporter by type."""
+    """default_factories() maps every built-in component by kind and type."""
     factories = default_factories()
 
     assert sorted(factories[Kind.RECEIVER]) == ["otlp"]
-    assert sorted(factories[Kind.EXPORTER]) == ["sqlite"]
+    assert sorted(factories[Kind.EXPORTER]) == ["otlp", "otlphttp", "sqlite"]
+    assert sorted(factories[Kind.PROCESSOR]) == ["attributes", "batch", "filter", "memory_limiter"]
+    assert sorted(factories[Kind.CONNECTOR]) == ["liveness"]
+    assert sorted(factories[Kind.EXTENSION]) == ["health_check", "storage"]
 
 
 # --- reading the file ---------------------------------------------------------------------

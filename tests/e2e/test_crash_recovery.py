@@ -53,7 +53,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_sigkill_under_load_then_restart_stores_every_acknowledged_point_once(tmp_path: Path) -> None:
+def test_sigkill_under_load_then_restart_stores_every_acknowledged_point_once(
+    tmp_path: Path,
+) -> None:
     """Four concurrent senders, the collector SIGKILLed twice and restarted: the store holds every point exactly once."""
     port = _free_port()
     config = DEFAULT_TEST_CONFIG.replace("127.0.0.1:0", f"127.0.0.1:{port}")
@@ -64,7 +66,9 @@ def test_sigkill_under_load_then_restart_stores_every_acknowledged_point_once(tm
     senders = [
         subprocess.Popen(
             [sys.executable, str(script), f"127.0.0.1:{port}", str(k), str(BATCHES), str(POINTS)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for k in range(SENDERS)
     ]
@@ -80,7 +84,7 @@ def test_sigkill_under_load_then_restart_stores_every_acknowledged_point_once(tm
     finally:
         for s in senders:
             s.kill()
-    for sender, (out, err) in zip(senders, outputs, strict=True):
+    for sender, (_, err) in zip(senders, outputs, strict=True):
         assert sender.returncode == 0, err
     assert collector.stop() == 0
 

@@ -1,9 +1,25 @@
-"""The OTLP receiver: OpenTelemetry's protocol over gRPC."""
+"""The OTLP receiver: OpenTelemetry's protocol over gRPC and HTTP."""
 
 from __future__ import annotations
 
-from trainwire.collector.receivers.otlp.config import GrpcServerConfig, OtlpReceiverConfig
+from trainwire.collector.receivers.otlp.config import (
+    AuthConfig,
+    GrpcServerConfig,
+    HttpServerConfig,
+    OtlpReceiverConfig,
+    Protocols,
+    TLSConfig,
+)
 from trainwire.collector.receivers.otlp.factory import factory
 from trainwire.collector.receivers.otlp.otlp import OtlpReceiver
 
-__all__ = ["GrpcServerConfig", "OtlpReceiver", "OtlpReceiverConfig", "factory"]
+__all__ = [
+    "AuthConfig",
+    "GrpcServerConfig",
+    "HttpServerConfig",
+    "OtlpReceiver",
+    "OtlpReceiverConfig",
+    "Protocols",
+    "TLSConfig",
+    "factory",
+]

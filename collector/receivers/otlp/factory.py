@@ -19,5 +19,9 @@ def _create(
 
 
 factory = Factory(
-    type="otlp", kind=Kind.RECEIVER, default_config=OtlpReceiverConfig, create=_create
+    type="otlp",
+    kind=Kind.RECEIVER,
+    default_config=OtlpReceiverConfig,
+    create=_create,
+    signals=frozenset({Signal.METRICS, Signal.LOGS, Signal.TRACES}),
 )

@@ -1,47 +1,43 @@
-"""The OTLP gRPC receiver: MetricsService and LogsService.
+"""The OTLP receiver: OpenTelemetry's protocol over gRPC and HTTP.
 
-Requests are taken as raw bytes and decoded here, so a malformed payload is
-answered ``INVALID_ARGUMENT`` (the sender's fault) rather than grpcio's
-``INTERNAL``. A request is acknowledged only after the pipeline has taken it;
-when the pipeline cannot (a store that is locked or full), the answer is
-``UNAVAILABLE`` with ``RetryInfo``, which OTLP clients retry after the delay.
+Both transports decode requests themselves, so a malformed payload is the
+sender's fault (``INVALID_ARGUMENT`` / HTTP 400), never ``INTERNAL``, and both hand
+the decoded request to :meth:`OtlpReceiver.export`. A request is acknowledged only
+after the pipeline has taken it. A pipeline that refuses it for good (a
+:class:`PermanentExportError`) gives an OTLP partial success, which clients must
+not retry; one that cannot take it now (a full durable queue) gives
+``UNAVAILABLE`` with ``RetryInfo`` / HTTP 503 with ``Retry-After``.
+
+OTLP sets no limit on attributes per point, so the receiver sets none either: a
+point with 10,000 attributes is accepted like any other. The request size limit of
+each protocol is what bounds the work one request can cause.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import grpc
-from google.protobuf.duration_pb2 import Duration
-from google.protobuf.message import DecodeError, Message
-from google.rpc import code_pb2, error_details_pb2, status_pb2
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
-    ExportLogsServiceRequest,
-    ExportLogsServiceResponse,
-)
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-    ExportMetricsServiceResponse,
-)
-
+from trainwire.collector.artifacts import ArtifactService
 from trainwire.collector.component import ComponentID, Host, Signal
+from trainwire.collector.exporterhelper.requests import count_items
 from trainwire.collector.receivers.otlp.config import OtlpReceiverConfig
+from trainwire.collector.receivers.otlp.signals import SIGNALS, SignalSpec
+from trainwire.collector.telemetry import Counter
 from trainwire.errors import PermanentExportError, RetryableExportError
 
 __all__ = ["OtlpReceiver"]
 
 logger = logging.getLogger(__name__)
 
-_METRICS_SERVICE = "opentelemetry.proto.collector.metrics.v1.MetricsService"
-_LOGS_SERVICE = "opentelemetry.proto.collector.logs.v1.LogsService"
 _DEFAULT_RETRY_S = 1.0
-_GRACE_S = 5.0
+_FAILURE_RETRY_S = 5.0
+_LABELS = ("receiver", "transport")
 
 
 class OtlpReceiver:
-    """Serves OTLP/gRPC and hands each request to the pipelines of its signal."""
+    """Serves OTLP over the configured protocols and feeds the pipelines of each signal."""
 
     def __init__(
         self,
@@ -53,128 +49,113 @@ class OtlpReceiver:
         self.config = config
         self.id = id
         self._next = dict(next_consumers)
-        self._server: grpc.aio.Server | None = None
+        self.specs = [SIGNALS[s] for s in Signal if s in self._next]
+        """The services this receiver offers: those of the signals it has pipelines for."""
+        self._servers: list[Any] = []
+        self._accepted: dict[Signal, Counter] = {}
+        self._refused: dict[Signal, Counter] = {}
         self.grpc_port: int | None = None
-        self.accepted = {Signal.METRICS: 0, Signal.LOGS: 0}
-        self.refused = {Signal.METRICS: 0, Signal.LOGS: 0}
+        self.http_port: int | None = None
+        self.artifacts: ArtifactService | None = None
+        if config.artifacts.enabled:
+            logs = self._next.get(Signal.LOGS)
+            self.artifacts = ArtifactService(
+                config.artifacts, consume_logs=logs.consume_logs if logs is not None else None
+            )
+
+    @property
+    def token(self) -> str | None:
+        """The bearer token requests must carry, or None without ``auth``."""
+        return self.config.auth.bearer_token if self.config.auth else None
 
     async def start(self, host: Host) -> None:
-        """Bind and start the gRPC server; log the address it listens on."""
-        grpc_config = self.config.protocols.grpc
-        limit = grpc_config.max_recv_msg_size_mib * 1024 * 1024
-        # so_reuseport off: a second collector on the same port must fail, not split traffic.
-        options = [("grpc.max_receive_message_length", limit), ("grpc.so_reuseport", 0)]
-        server = grpc.aio.server(options=options)
-        handlers = []
-        if Signal.METRICS in self._next:
-            handlers.append(self._service(_METRICS_SERVICE, self._export_metrics))
-        if Signal.LOGS in self._next:
-            handlers.append(self._service(_LOGS_SERVICE, self._export_logs))
-        server.add_generic_rpc_handlers(handlers)
+        """Start each configured server; log the address it listens on."""
+        self._register_telemetry(host)
+        protocols = self.config.protocols
         try:
-            self.grpc_port = server.add_insecure_port(grpc_config.endpoint)
-        except RuntimeError as exc:
-            raise OSError(f"{self.id}: cannot listen on {grpc_config.endpoint}: {exc}") from None
-        await server.start()
-        self._server = server
-        host_part = grpc_config.endpoint.rpartition(":")[0]
-        logger.info("%s receiver: grpc listening on %s:%d", self.id, host_part, self.grpc_port)
+            if protocols.grpc is not None:
+                from trainwire.collector.receivers.otlp.grpc import GrpcServer
+
+                grpc_server = GrpcServer(protocols.grpc, receiver=self)
+                self._servers.append(grpc_server)
+                self.grpc_port = await grpc_server.start()
+            if protocols.http is not None:
+                from trainwire.collector.receivers.otlp.http import HttpServer
+
+                http_server = HttpServer(protocols.http, receiver=self)
+                self._servers.append(http_server)
+                self.http_port = await http_server.start()
+        except BaseException:
+            await self.shutdown()  # the graph only shuts down what started
+            raise
+        if self.token and not all(
+            cfg.tls for cfg in (protocols.grpc, protocols.http) if cfg is not None
+        ):
+            logger.warning(
+                "%s receiver: bearer-token auth without tls sends the token in clear text", self.id
+            )
+
+    def _register_telemetry(self, host: Host) -> None:
+        transports = [
+            name for name in ("grpc", "http") if getattr(self.config.protocols, name) is not None
+        ]
+        for spec in self.specs:
+            word = spec.item_word
+            self._accepted[spec.signal] = host.telemetry.counter(
+                f"otelcol_receiver_accepted_{word}",
+                f"Items ({word}) the receiver handed to the pipeline.",
+                _LABELS,
+            )
+            self._refused[spec.signal] = host.telemetry.counter(
+                f"otelcol_receiver_refused_{word}",
+                f"Items ({word}) the pipeline refused, for now or for good.",
+                _LABELS,
+            )
+            for transport in transports:  # series exist from the start, at 0
+                self._accepted[spec.signal].add(0, receiver=str(self.id), transport=transport)
+                self._refused[spec.signal].add(0, receiver=str(self.id), transport=transport)
 
     async def shutdown(self) -> None:
         """Stop taking new requests and let those in flight finish; safe twice."""
-        server, self._server = self._server, None
-        if server is not None:
-            await server.stop(_GRACE_S)
+        servers, self._servers = self._servers, []
+        for server in reversed(servers):
+            await server.stop()
 
-    @staticmethod
-    def _service(
-        name: str, handler: Callable[..., Awaitable[bytes]]
-    ) -> grpc.GenericRpcHandler[Any, Any]:
-        method = grpc.unary_unary_rpc_method_handler(handler)  # raw bytes in and out
-        return grpc.method_handlers_generic_handler(name, {"Export": method})
+    async def export(self, spec: SignalSpec, request: Any, transport: str) -> Any:
+        """Hand ``request`` to the pipeline; return the Export*ServiceResponse.
 
-    async def _export_metrics(
-        self, raw: bytes, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> bytes:
-        request = await _decode(ExportMetricsServiceRequest, raw, context)
-        count = sum(
-            len(getattr(m, m.WhichOneof("data") or "gauge").data_points)
-            for rm in request.resource_metrics
-            for sm in rm.scope_metrics
-            for m in sm.metrics
-        )
-        return await self._consume(
-            Signal.METRICS,
-            request,
-            count,
-            context,
-            ExportMetricsServiceResponse(),
-        )
-
-    async def _export_logs(self, raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
-        request = await _decode(ExportLogsServiceRequest, raw, context)
-        count = sum(len(sl.log_records) for rl in request.resource_logs for sl in rl.scope_logs)
-        return await self._consume(
-            Signal.LOGS, request, count, context, ExportLogsServiceResponse()
-        )
-
-    async def _consume(
-        self,
-        signal: Signal,
-        request: Any,
-        count: int,
-        context: grpc.aio.ServicerContext[Any, Any],
-        response: Any,
-    ) -> bytes:
-        consumer = self._next[signal]
+        Raises:
+            RetryableExportError: the pipeline cannot take it now; ``retry_after_s`` is set.
+        """
+        count = count_items(spec.signal, request)
+        labels = {"receiver": str(self.id), "transport": transport}
+        response = spec.response_type()
         try:
-            if signal is Signal.METRICS:
-                await consumer.consume_metrics(request)
-            else:
-                await consumer.consume_logs(request)
+            await getattr(self._next[spec.signal], spec.consume)(request)
         except PermanentExportError as exc:
             # OTLP partial success: the client must not retry what we cannot take.
-            self.refused[signal] += count
-            field = "rejected_data_points" if signal is Signal.METRICS else "rejected_log_records"
-            setattr(response.partial_success, field, count)
+            self._count(self._refused, spec.signal, count, labels)
+            setattr(response.partial_success, spec.rejected_field, count)
             response.partial_success.error_message = str(exc)
-            return bytes(response.SerializeToString())
+            return response
         except RetryableExportError as exc:
-            self.refused[signal] += count
-            await _abort_retry(context, str(exc), exc.retry_after_s or _DEFAULT_RETRY_S)
-        except Exception:
-            self.refused[signal] += count
-            logger.exception("%s: pipeline failed on a %s request", self.id, signal.value)
-            await _abort_retry(context, "the collector failed to store this request", 5.0)
-        self.accepted[signal] += count
-        return bytes(response.SerializeToString())
+            self._count(self._refused, spec.signal, count, labels)
+            raise RetryableExportError(
+                str(exc), retry_after_s=exc.retry_after_s or _DEFAULT_RETRY_S
+            ) from exc
+        except Exception as exc:
+            self._count(self._refused, spec.signal, count, labels)
+            logger.exception("%s: pipeline failed on a %s request", self.id, spec.signal.value)
+            raise RetryableExportError(
+                "the collector failed to store this request", retry_after_s=_FAILURE_RETRY_S
+            ) from exc
+        self._count(self._accepted, spec.signal, count, labels)
+        return response
 
-
-async def _decode(
-    cls: type[Message], raw: bytes, context: grpc.aio.ServicerContext[Any, Any]
-) -> Any:
-    request = cls()
-    try:
-        request.ParseFromString(raw)
-    except (DecodeError, RuntimeWarning, ValueError) as exc:
-        await context.abort(
-            grpc.StatusCode.INVALID_ARGUMENT,
-            f"request is not a valid {cls.DESCRIPTOR.full_name} protobuf: {exc}",
-        )
-    return request
-
-
-async def _abort_retry(
-    context: grpc.aio.ServicerContext[Any, Any], message: str, delay_s: float
-) -> None:
-    """Abort with UNAVAILABLE and a RetryInfo detail (OTLP's backpressure signal)."""
-    retry = error_details_pb2.RetryInfo(
-        retry_delay=Duration(seconds=int(delay_s), nanos=int(delay_s % 1 * 1e9))
-    )
-    status = status_pb2.Status(code=code_pb2.UNAVAILABLE, message=message)
-    status.details.add().Pack(retry)
-    await context.abort(
-        grpc.StatusCode.UNAVAILABLE,
-        message,
-        trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),),
-    )
+    @staticmethod
+    def _count(
+        counters: dict[Signal, Counter], signal: Signal, count: int, labels: dict[str, str]
+    ) -> None:
+        counter = counters.get(signal)
+        if counter is not None:  # absent only when used without start()
+            counter.add(count, **labels)

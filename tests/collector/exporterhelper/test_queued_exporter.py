@@ -311,3 +311,30 @@ def test_missing_storage_extension_fails_start_with_the_fix(tmp_path: Path) -> N
             await _exporter(tmp_path, Destination(), queue=QueueConfig(storage="storage/missing"))
 
     run(body)
+
+
+def test_unexpected_exporter_bug_is_bounded_by_max_elapsed_time(tmp_path: Path) -> None:
+    """A request that makes the exporter raise an unexpected error is retried, then given up after max_elapsed_time_s, so it cannot block the queue forever."""
+
+    async def body() -> None:
+        destination = Destination()
+        destination.failures = [OverflowError("timestamp out of range")] * 1000
+        retry = RetryConfig(initial_interval_s=0.01, max_interval_s=0.02, max_elapsed_time_s=0.2)
+        exporter, host = await _exporter(
+            tmp_path,
+            destination,
+            retry=retry,
+            queue=QueueConfig(storage="storage", max_batch_requests=1),
+        )
+        await exporter.consume_metrics(_metrics(1.0))
+        failed = host.telemetry.counter(
+            "otelcol_exporter_send_failed_metric_points", "", ("exporter",)
+        )
+        await _until(lambda: failed.value(exporter="dest") == 1)
+        destination.failures = []
+        await exporter.consume_metrics(_metrics(2.0))
+        await _until(lambda: destination.values() == [2.0])
+        await exporter.shutdown()
+        await host.storage.shutdown()
+
+    run(body)

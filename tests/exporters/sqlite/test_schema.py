@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from trainwire.exporters.sqlite import StoreReader
-from trainwire.exporters.sqlite.schema import SCHEMA_VERSION, connect
+from trainwire.exporters.sqlite.schema import _MIGRATIONS, SCHEMA_VERSION, connect
 from trainwire.exporters.sqlite.writer import StoreWriter
 
 
@@ -72,3 +73,25 @@ def test_reopened_store_keeps_its_data(tmp_path: Path, wire: Any) -> None:
     with StoreReader(path) as reader:
         assert reader.run("a1b2c3d4e5f6").name == "kept"
         assert reader.points("a1b2c3d4e5f6", "loss") == [(1, t, 0.5)]
+
+
+def test_version_1_store_is_migrated_keeping_its_data(tmp_path: Path, wire: Any) -> None:
+    """A store written by schema version 1 opens at SCHEMA_VERSION with its data and a spans table."""
+    path = tmp_path / "v1.db"
+    raw = sqlite3.connect(path)
+    raw.executescript(_MIGRATIONS[0])
+    raw.execute("INSERT INTO runs(run_id, name, experiment) VALUES ('r1', 'old run', 'mnist')")
+    raw.execute("PRAGMA user_version=1")
+    raw.commit()
+    raw.close()
+
+    conn = connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("SELECT run_id, name FROM runs").fetchall() == [("r1", "old run")]
+        request = ExportTraceServiceRequest()
+        span = request.resource_spans.add().scope_spans.add().spans.add(name="migrated")
+        span.trace_id, span.span_id = b"\x01" * 16, b"\x02" * 8
+        assert StoreWriter(conn).write_traces(request) == 1
+    finally:
+        conn.close()
