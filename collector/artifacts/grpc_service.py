@@ -18,9 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 import grpc.aio
-from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import DecodeError, Message
-from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from trainwire.collector.artifacts.errors import (
     BlobError,
@@ -28,6 +26,7 @@ from trainwire.collector.artifacts.errors import (
     OffsetMismatchError,
 )
 from trainwire.collector.artifacts.events import ArtifactInfo
+from trainwire.collector.grpcstatus import abort_retry
 from trainwire.errors import PermanentExportError, RetryableExportError
 from trainwire.proto import artifact_pb2
 
@@ -160,25 +159,11 @@ async def _answer_errors(context: Context) -> AsyncIterator[None]:
     except BlobError as exc:
         await context.abort(exc.grpc_code, str(exc))
     except RetryableExportError as exc:
-        await _abort_retry(context, f"artifact event not taken: {exc}", exc.retry_after_s or 1.0)
+        await abort_retry(context, f"artifact event not taken: {exc}", exc.retry_after_s or 1.0)
     except PermanentExportError as exc:
         await context.abort(grpc.StatusCode.INTERNAL, f"artifact event refused: {exc}")
     except (asyncio.CancelledError, grpc.aio.AbortError):
         raise
     except OSError as exc:
         logger.exception("artifact store failed")
-        await _abort_retry(context, f"artifact store failed: {exc.strerror or exc}", 5.0)
-
-
-async def _abort_retry(context: Context, message: str, delay_s: float) -> None:
-    """Abort with UNAVAILABLE and a RetryInfo detail (OTLP's backpressure signal)."""
-    retry = error_details_pb2.RetryInfo(
-        retry_delay=Duration(seconds=int(delay_s), nanos=int(delay_s % 1 * 1e9))
-    )
-    status = status_pb2.Status(code=code_pb2.UNAVAILABLE, message=message)
-    status.details.add().Pack(retry)
-    await context.abort(
-        grpc.StatusCode.UNAVAILABLE,
-        message,
-        trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),),
-    )
+        await abort_retry(context, f"artifact store failed: {exc.strerror or exc}", 5.0)

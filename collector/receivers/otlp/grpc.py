@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import grpc
-from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import DecodeError, Message
-from google.rpc import code_pb2, error_details_pb2, status_pb2
 
+from trainwire.collector.grpcstatus import abort_retry
 from trainwire.collector.receivers.otlp.auth import bearer_matches
 from trainwire.collector.receivers.otlp.config import GrpcServerConfig, TLSConfig
 from trainwire.collector.receivers.otlp.signals import SignalSpec
@@ -80,7 +79,7 @@ class GrpcServer:
             try:
                 response = await self._receiver.export(spec, request, _TRANSPORT)
             except RetryableExportError as exc:
-                await _abort_retry(context, str(exc), exc.retry_after_s or 1.0)
+                await abort_retry(context, str(exc), exc.retry_after_s or 1.0)
             return bytes(response.SerializeToString())
 
         method = grpc.unary_unary_rpc_method_handler(export)  # raw bytes in and out
@@ -148,19 +147,3 @@ async def _decode(
             f"request is not a valid {cls.DESCRIPTOR.full_name} protobuf: {exc}",
         )
     return request
-
-
-async def _abort_retry(
-    context: grpc.aio.ServicerContext[Any, Any], message: str, delay_s: float
-) -> None:
-    """Abort with UNAVAILABLE and a RetryInfo detail (OTLP's backpressure signal)."""
-    retry = error_details_pb2.RetryInfo(
-        retry_delay=Duration(seconds=int(delay_s), nanos=int(delay_s % 1 * 1e9))
-    )
-    status = status_pb2.Status(code=code_pb2.UNAVAILABLE, message=message)
-    status.details.add().Pack(retry)
-    await context.abort(
-        grpc.StatusCode.UNAVAILABLE,
-        message,
-        trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),),
-    )
