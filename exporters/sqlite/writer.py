@@ -42,6 +42,8 @@ class StoreWriter:
         self._conn = conn
         self._resources: dict[bytes, tuple[int, str | None]] = {}
         self._series: dict[tuple[int, str, str, str], int] = {}
+        self._stepped: set[int] = set()  # resources whose step-less points were looked for
+        self._unstepped: set[int] = set()  # resources that since stored a point with no step
 
     def write_metrics(self, request: ExportMetricsServiceRequest) -> int:
         """Store every point of ``request``; return how many points were new."""
@@ -180,7 +182,13 @@ class StoreWriter:
     def _store_steps(self, resource_id: int, steps: dict[int, int]) -> None:
         rows = [(resource_id, t, s) for t, s in steps.items()]
         self._conn.executemany("INSERT OR IGNORE INTO steps VALUES (?,?,?)", rows)
-        # Points that arrived before their step (split requests) get it now.
+        # Points that arrived before their step (split requests) get it now. That is rare
+        # (the SDK sends both together) and costly, so only where such points may exist:
+        # once per resource after a (re)start, then where a point was stored without one.
+        if resource_id in self._stepped and resource_id not in self._unstepped:
+            return
+        self._stepped.add(resource_id)
+        self._unstepped.discard(resource_id)
         updates = [(s, t, resource_id, semconv.SCOPE_NAME) for t, s in steps.items()]
         for table in ("points", "distributions"):
             self._conn.executemany(
@@ -210,6 +218,8 @@ class StoreWriter:
             for point, count, total, low, high, data in distribution_rows(metric, kind):
                 sid = self._series_id(resource_id, scope, scope_version, metric, kind, point)
                 step = self._step(resource_id, point.time_unix_nano, steps)
+                if step is None and steps is not None:
+                    self._unstepped.add(resource_id)
                 rows.append((sid, point.time_unix_nano, step, count, total, low, high, data))
             cursor = self._conn.executemany(
                 "INSERT OR IGNORE INTO distributions VALUES (?,?,?,?,?,?,?,?)", rows
@@ -245,6 +255,8 @@ class StoreWriter:
                 step = steps.get(t)
                 if step is None:
                     step = self._step(resource_id, t, steps)
+                    if step is None:
+                        self._unstepped.add(resource_id)
             value: float | int | None = point.as_double
             if value == 0.0 and point.WhichOneof("value") == "as_int":
                 value = point.as_int
@@ -369,5 +381,6 @@ class _Transaction:
         # Cached ids may name rows the rollback removed.
         self._writer._resources.clear()
         self._writer._series.clear()
+        self._writer._stepped.clear()
         if self._writer._conn.in_transaction:
             self._writer._conn.execute("ROLLBACK")
