@@ -31,6 +31,8 @@ __all__ = ["Run"]
 
 logger = logging.getLogger("trainwire")
 _live_runs: set[Run] = set()  # unfinished runs, finished at interpreter exit
+_EVERY_RANK_EVENTS = frozenset({semconv.EVENT_ALERT, semconv.EVENT_ARTIFACT})
+"""What ranks other than 0 still send (besides start, end and heartbeats)."""
 _FINISH_STATUSES = (semconv.STATUS_COMPLETED, semconv.STATUS_FAILED, semconv.STATUS_KILLED)
 
 
@@ -46,6 +48,8 @@ class Run(FamiliarNames):
         config: Mapping[str, Any],
         sender: Sender,
         finish_timeout_s: float = 30.0,
+        logs_scalars: bool = True,
+        first_step: int | None = None,
     ) -> None:
         self._id = run_id
         self._name = name
@@ -56,7 +60,11 @@ class Run(FamiliarNames):
         self._lock = threading.Lock()
         self._last_time = 0
         self._last_log_time = 0
-        self._next_step = 0
+        self._next_step = first_step or 0
+        self._highest_step = (first_step or 0) - 1
+        self._warned_step = False
+        self._logs_scalars = logs_scalars
+        """False on ranks other than 0 (unless all_ranks): their scalars are not sent."""
         self._start_ns = time.time_ns()
         self._finished = False
         self._forked = False
@@ -115,10 +123,22 @@ class Run(FamiliarNames):
         if step is not None:
             step = as_step(step)
         self._check_open()
+        if not self._logs_scalars:
+            return
         with self._lock:
             if step is None:
                 step = self._next_step
+            elif step < self._highest_step and not self._warned_step:
+                self._warned_step = True
+                logger.warning(
+                    "trainwire: run %s logged step %d after step %d; both are kept (this"
+                    " warning is shown once)",
+                    self._id,
+                    step,
+                    self._highest_step,
+                )
             self._next_step = step + 1
+            self._highest_step = max(self._highest_step, step)
             now = self._last_log_time = self._tick()
         self._sender.put(MetricRecord(now, step, values))
 
@@ -229,6 +249,8 @@ class Run(FamiliarNames):
 
     def _event(self, name: str, body: Any, attributes: Mapping[str, Any] | None = None) -> None:
         self._check_open()
+        if not self._logs_scalars and name not in _EVERY_RANK_EVENTS:
+            return
         with self._lock:
             now = self._tick()
         self._sender.put(EventRecord(now, name, body, new_uid(), attributes))

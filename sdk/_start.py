@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import platform
+import re
 import socket
-import sys
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,17 +15,21 @@ from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from trainwire import _active, _exit, semconv, settings
+from trainwire._capture import environment
+from trainwire._distributed import placement
 from trainwire._run import Run
 from trainwire.anyvalue import to_attributes
-from trainwire.errors import InvalidValueError
+from trainwire.errors import ConfigError, InvalidValueError
 from trainwire.records import EventRecord, new_uid
 from trainwire.sender import Sender, SenderOptions
 from trainwire.spool import Spool
 from trainwire.transports.base import Transport
+from trainwire.values import as_step
 
 __all__ = ["init"]
 
 _VERSION = "0.1.0"
+_RUN_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
 def init(
@@ -35,8 +38,16 @@ def init(
     experiment: str = "default",
     config: Mapping[str, Any] | Any | None = None,
     tags: Sequence[str] | str | None = None,
+    group: str | None = None,
+    id: str | None = None,  # noqa: A002 - the name users type (W&B, whirr)
+    resume: str | None = None,
+    resume_from: int | None = None,
     endpoint: str | None = None,
     db_path: str | os.PathLike[str] | None = None,
+    capture_git: bool = True,
+    capture_pip: bool = True,
+    all_ranks: bool = False,
+    dry_run: bool = False,
 ) -> Run:
     """Start a run and return it; it also becomes ``trainwire.run``.
 
@@ -45,49 +56,139 @@ def init(
         experiment: the experiment the run belongs to.
         config: hyperparameters; a dict (nested allowed) or an argparse Namespace.
         tags: labels such as ``["baseline", "resnet"]``.
+        group: groups related runs (a sweep, a cross-validation).
+        id: the run id; every rank of a distributed job shares one (see README).
+        resume: ``"allow"`` continues run ``id`` if it exists; ``"must"`` fails if it
+            does not (checked against the embedded store).
+        resume_from: rewind to this step: points the run logged after it earlier are
+            set aside (superseded), and logging continues at the next step.
         endpoint: a trainwire collector, ``host:port`` or ``http://host:port``.
             Default: ``TRAINWIRE_ENDPOINT``, then ``OTEL_EXPORTER_OTLP_ENDPOINT``;
             with neither, the embedded default writes ``db_path``.
         db_path: the embedded store (default: ``TRAINWIRE_DB`` or ``./trainwire.db``).
+        capture_git, capture_pip: record the git commit/branch/dirty state and the
+            installed packages with the run.
+        all_ranks: log scalars from every rank, not only rank 0.
+        dry_run: print what would be sent; send and store nothing.
 
     Raises:
         InvalidValueError: an argument has the wrong type.
-        ConfigError: an environment variable or the endpoint is malformed.
+        ConfigError: a setting is malformed, or ``resume="must"`` finds no run.
     """
     config_map = _config_mapping(config)
     labels = _labels(tags)
-    if name is not None and not isinstance(name, str):
-        raise InvalidValueError(f"name must be a string, got {type(name).__name__}")
+    _check_strings(name=name, group=group)
     if not isinstance(experiment, str) or not experiment:
         raise InvalidValueError(f"experiment must be a non-empty string, got {experiment!r}")
-    run_id = uuid.uuid4().hex[:12]
-    name = name or f"run-{run_id[:6]}"
-    resolved_endpoint = settings.resolve_endpoint(endpoint)
+    if resume not in (None, "allow", "must"):
+        raise InvalidValueError(f"resume must be None, 'allow' or 'must', got {resume!r}")
+    where = placement()
+    run_id = _run_id(id, where.shared_run_id, resume)
+    resolved_endpoint = None if dry_run else settings.resolve_endpoint(endpoint)
     store_path = Path(db_path) if db_path else Path(settings.DB_PATH.get())
-    run_dir = _make_run_dir(run_id, resolved_endpoint, store_path)
-    transport = _transport(resolved_endpoint, store_path)
-    resource = _resource(run_id, experiment)
+    next_step = _resume_point(run_id, resume, resume_from, resolved_endpoint, store_path, dry_run)
+    name = name or f"run-{run_id[:6]}"
+    run_dir = _make_run_dir(run_id, where.rank, resolved_endpoint, store_path)
+    transport = _transport(resolved_endpoint, store_path, dry_run)
+    resource = _resource(run_id, experiment, where.rank, where.world_size, group)
     scope = InstrumentationScope(name=semconv.SCOPE_NAME, version=_VERSION)
     options = SenderOptions(heartbeat_interval_s=settings.HEARTBEAT_INTERVAL.get())
     sender = Sender(transport, resource, scope, Spool(run_dir / "spool"), options=options)
-    run = Run(run_id, name=name, experiment=experiment, config=config_map, sender=sender)
+    run = Run(
+        run_id,
+        name=name,
+        experiment=experiment,
+        config=config_map,
+        sender=sender,
+        logs_scalars=all_ranks or where.rank == 0,
+        first_step=next_step,
+    )
     sender.heartbeat = run._heartbeat_record
     _exit.install()
-    start_body = {
+    start_body: dict[str, Any] = {
         "name": name,
         "experiment": experiment,
+        "group": group,
         "config": config_map,
         "tags": labels,
-        "argv": list(sys.argv),
-        "python": platform.python_version(),
-        "resumed": False,
+        "resumed": resume is not None and next_step is not None,
+        "resume_from": resume_from,
+        **environment(capture_git=capture_git, capture_pip=capture_pip),
     }
     sender.put(EventRecord(run._tick(), semconv.EVENT_RUN_START, start_body, new_uid()))
     _active.set(run)
     return run
 
 
-def _transport(endpoint: str | None, store_path: Path) -> Transport:
+def _check_strings(**values: str | None) -> None:
+    for key, value in values.items():
+        if value is not None and (not isinstance(value, str) or not value):
+            raise InvalidValueError(f"{key} must be a non-empty string, got {value!r}")
+
+
+def _run_id(given: str | None, shared: str | None, resume: str | None) -> str:
+    run_id = given or shared
+    if run_id is None:
+        if resume is not None:
+            raise InvalidValueError(
+                f"resume={resume!r} needs the id of the run to continue: id=..."
+            )
+        return uuid.uuid4().hex[:12]
+    if not _RUN_ID.fullmatch(run_id):
+        raise InvalidValueError(f"run id {run_id!r} must be 1-128 letters, digits, '.', '_' or '-'")
+    return run_id
+
+
+def _resume_point(
+    run_id: str,
+    resume: str | None,
+    resume_from: int | None,
+    endpoint: str | None,
+    store_path: Path,
+    dry_run: bool,
+) -> int | None:
+    """The step logging continues at, or None for a new run."""
+    if resume_from is not None:
+        if resume is None:
+            raise InvalidValueError("resume_from needs resume='allow' or resume='must' and id=...")
+        return as_step(resume_from) + 1
+    if resume is None or dry_run:
+        return None
+    if endpoint:
+        if resume == "must":
+            raise ConfigError(
+                "resume='must' checks the run store, which a collector does not serve yet;"
+                " use resume='allow' (or resume_from=STEP) when sending to a collector"
+            )
+        return None
+    last = _last_stored_step(run_id, store_path)
+    if last is None and resume == "must":
+        raise ConfigError(
+            f"resume='must': no run '{run_id}' in {store_path}; check the id, or use"
+            " resume='allow' to start it"
+        )
+    return None if last is None else last + 1
+
+
+def _last_stored_step(run_id: str, store_path: Path) -> int | None:
+    """The highest step the embedded store holds for the run (-1 if it has no points)."""
+    if not store_path.exists():
+        return None
+    from trainwire.exporters.sqlite import StoreReader
+
+    with StoreReader(store_path) as store:
+        try:
+            store.run(run_id)
+        except LookupError:
+            return None
+        return store.last_step(run_id)
+
+
+def _transport(endpoint: str | None, store_path: Path, dry_run: bool) -> Transport:
+    if dry_run:
+        from trainwire.transports.dry_run import DryRunTransport
+
+        return DryRunTransport()
     if endpoint:
         from trainwire.transports.grpc import GrpcTransport
 
@@ -97,9 +198,9 @@ def _transport(endpoint: str | None, store_path: Path) -> Transport:
     return EmbeddedTransport(store_path)
 
 
-def _make_run_dir(run_id: str, endpoint: str | None, store_path: Path) -> Path:
+def _make_run_dir(run_id: str, rank: int, endpoint: str | None, store_path: Path) -> Path:
     """Create the run's directory and record where its data goes, for `trainwire sync`."""
-    run_dir = Path(settings.RUNS_DIR.get()) / run_id
+    run_dir = Path(settings.RUNS_DIR.get()) / (run_id if rank == 0 else f"{run_id}.rank{rank}")
     run_dir.mkdir(parents=True, exist_ok=True)
     meta = {
         "run_id": run_id,
@@ -112,9 +213,10 @@ def _make_run_dir(run_id: str, endpoint: str | None, store_path: Path) -> Path:
     return run_dir
 
 
-def _resource(run_id: str, experiment: str) -> Resource:
-    rank, world_size = 0, 1
-    attributes = {
+def _resource(
+    run_id: str, experiment: str, rank: int, world_size: int, group: str | None
+) -> Resource:
+    attributes: dict[str, Any] = {
         semconv.ML_RUN_ID: run_id,
         semconv.ML_EXPERIMENT_NAME: experiment,
         semconv.SERVICE_NAME: experiment,
@@ -124,6 +226,8 @@ def _resource(run_id: str, experiment: str) -> Resource:
         semconv.HOST_NAME: socket.gethostname(),
         semconv.PROCESS_PID: os.getpid(),
     }
+    if group:
+        attributes[semconv.ML_RUN_GROUP] = group
     return Resource(attributes=to_attributes(attributes))
 
 

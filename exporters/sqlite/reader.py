@@ -157,6 +157,25 @@ class StoreReader:
                 latest[key] = LatestValue(_value(row[0]), row[1], row[2])
         return dict(sorted(latest.items()))
 
+    def last_step(self, run_id: str) -> int:
+        """The highest step of the run's logged points (-1 if it has none)."""
+        row = self._conn.execute(
+            "SELECT max(p.step) FROM points p JOIN series s ON s.id = p.series_id"
+            " JOIN resources r ON r.id = s.resource_id WHERE r.run_id = ?",
+            (run_id,),
+        ).fetchone()
+        return -1 if row is None or row[0] is None else int(row[0])
+
+    def superseded(self, run_id: str, key: str) -> list[tuple[int | None, int, float]]:
+        """Points of ``key`` that a ``resume_from`` rewind set aside, in time order."""
+        rows = self._conn.execute(
+            "SELECT p.step, p.time, p.value FROM superseded_points p"
+            " JOIN series s ON s.id = p.series_id JOIN resources r ON r.id = s.resource_id"
+            " WHERE r.run_id = ? AND s.name = ? ORDER BY p.time",
+            (run_id, key),
+        )
+        return [(step, time, _value(value)) for step, time, value in rows]
+
     def points(self, run_id: str, key: str) -> list[tuple[int | None, int, float]]:
         """Every ``(step, time, value)`` of metric ``key`` in the run, in time order."""
         rows = self._conn.execute(

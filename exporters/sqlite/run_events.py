@@ -132,12 +132,36 @@ def _on_start(
     if isinstance(body.get("config"), Mapping):
         _upsert(conn, "params", run_id, time, flatten(body["config"]))
     _labels(conn, run_id, time, body.get("tags") or [], True)
+    if body.get("resumed"):
+        _resume(conn, run_id, rank, time, body.get("resume_from"))
     details = {k: v for k, v in body.items() if k not in ("name", "config", "tags")}
     conn.execute(
         "UPDATE runs SET details = json_patch(details, ?), group_name = coalesce(?, group_name),"
         " start_time = min(coalesce(start_time, ?), ?) WHERE run_id = ?",
         (canonical_json(details), body.get("group"), time, time, run_id),
     )
+
+
+def _resume(conn: sqlite3.Connection, run_id: str, rank: int, time: int, resume_from: Any) -> None:
+    """A resumed run is running again; a rewind sets aside what earlier attempts logged after it."""
+    conn.execute("UPDATE runs SET status = 'running', end_time = NULL WHERE run_id = ?", (run_id,))
+    conn.execute(
+        "UPDATE run_ranks SET status = 'running', end_time = NULL WHERE run_id = ? AND rank = ?",
+        (run_id, rank),
+    )
+    if not isinstance(resume_from, int) or isinstance(resume_from, bool):
+        return
+    where = (
+        " WHERE step > ? AND time < ? AND series_id IN (SELECT s.id FROM series s"
+        " JOIN resources r ON r.id = s.resource_id WHERE r.run_id = ?)"
+    )
+    args = (resume_from, time, run_id)
+    conn.execute(
+        "INSERT OR IGNORE INTO superseded_points SELECT series_id, time, step, value FROM points"
+        + where,
+        args,
+    )
+    conn.execute("DELETE FROM points" + where, args)
 
 
 def _on_params(

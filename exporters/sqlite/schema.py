@@ -173,6 +173,16 @@ _MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX spans_run ON spans(run_id, start_time);
     """,
+    # 3: points set aside by a resume_from rewind (kept, not mixed into the series).
+    """
+    CREATE TABLE superseded_points (
+        series_id INTEGER NOT NULL,
+        time INTEGER NOT NULL,
+        step INTEGER,
+        value REAL,
+        PRIMARY KEY (series_id, time)
+    ) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 

@@ -56,7 +56,7 @@ def test_bad_environment_value_names_the_variable(monkeypatch: pytest.MonkeyPatc
         ({"config": [1, 2]}, "config must be a dict"),
         ({"tags": ["ok", ""]}, "tags must be"),
         ({"experiment": ""}, "experiment must be"),
-        ({"name": 5}, "name must be a string"),
+        ({"name": 5}, "name must be a non-empty string"),
     ],
 )
 def test_bad_init_arguments_name_the_argument(kwargs: dict[str, object], message: str) -> None:

@@ -76,7 +76,7 @@ def test_reopened_store_keeps_its_data(tmp_path: Path, wire: Any) -> None:
 
 
 def test_version_1_store_is_migrated_keeping_its_data(tmp_path: Path, wire: Any) -> None:
-    """A store written by schema version 1 opens at SCHEMA_VERSION with its data and a spans table."""
+    """A store written by schema version 1 opens at SCHEMA_VERSION with its data, a spans table and a superseded_points table."""
     path = tmp_path / "v1.db"
     raw = sqlite3.connect(path)
     raw.executescript(_MIGRATIONS[0])
@@ -87,11 +87,12 @@ def test_version_1_store_is_migrated_keeping_its_data(tmp_path: Path, wire: Any)
 
     conn = connect(path)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         assert conn.execute("SELECT run_id, name FROM runs").fetchall() == [("r1", "old run")]
         request = ExportTraceServiceRequest()
         span = request.resource_spans.add().scope_spans.add().spans.add(name="migrated")
         span.trace_id, span.span_id = b"\x01" * 16, b"\x02" * 8
         assert StoreWriter(conn).write_traces(request) == 1
+        assert conn.execute("SELECT count(*) FROM superseded_points").fetchone() == (0,)
     finally:
         conn.close()
