@@ -22,6 +22,7 @@ from typing import Any
 
 from trainwire import semconv
 from trainwire._familiar import FamiliarNames
+from trainwire.anyvalue import attributes_to_dict
 from trainwire.errors import InvalidValueError, RunFinishedError
 from trainwire.records import EventRecord, MetricRecord, new_uid
 from trainwire.sender import Sender
@@ -63,6 +64,8 @@ class Run(FamiliarNames):
         self._next_step = first_step or 0
         self._highest_step = (first_step or 0) - 1
         self._warned_step = False
+        self._meter_provider: Any = None
+        self._resource_attributes = attributes_to_dict(sender.resource.attributes)
         self._logs_scalars = logs_scalars
         """False on ranks other than 0 (unless all_ranks): their scalars are not sent."""
         self._start_ns = time.time_ns()
@@ -164,6 +167,21 @@ class Run(FamiliarNames):
         """
         self._end(status or semconv.STATUS_COMPLETED, None, timeout_s)
 
+    def meter_provider(self, *, export_interval_s: float = 10.0) -> Any:
+        """An OpenTelemetry ``MeterProvider`` whose meters land in this run.
+
+        Counters, histograms and gauges made from it carry the run's resource and travel
+        with the run's own data (spooled, retried). Needs ``trainwire[otel]``. The same
+        provider is returned on every call; ``finish()`` flushes and shuts it down.
+        """
+        if self._meter_provider is None:
+            from trainwire.otel import make_meter_provider
+
+            self._meter_provider = make_meter_provider(
+                self._resource_attributes, self._sender.put, export_interval_s=export_interval_s
+            )
+        return self._meter_provider
+
     def flush(self, timeout_s: float | None = None) -> bool:
         """Wait until everything logged so far is delivered; False if ``timeout_s`` passed first."""
         if self._finished:
@@ -209,6 +227,8 @@ class Run(FamiliarNames):
             raise InvalidValueError(
                 f"status must be one of {', '.join(_FINISH_STATUSES)}, got {status!r}"
             )
+        if self._meter_provider is not None and not self._finished and not self._forked:
+            self._meter_provider.shutdown()  # its last export joins the run's data
         with self._lock:
             if self._finished or self._forked:
                 return

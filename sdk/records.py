@@ -21,7 +21,14 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from trainwire import semconv
 from trainwire.anyvalue import set_any_value, to_attributes
 
-__all__ = ["EventRecord", "MetricRecord", "encode_events", "encode_metrics", "new_uid"]
+__all__ = [
+    "EncodedRequest",
+    "EventRecord",
+    "MetricRecord",
+    "encode_events",
+    "encode_metrics",
+    "new_uid",
+]
 
 
 class MetricRecord(NamedTuple):
@@ -44,6 +51,13 @@ class EventRecord:
     body: Any
     uid: str
     attributes: Mapping[str, Any] | None = None
+
+
+class EncodedRequest(NamedTuple):
+    """An OTLP request already encoded elsewhere (plain OTel meters of the run)."""
+
+    signal: int
+    payload: bytes
 
 
 def new_uid() -> str:

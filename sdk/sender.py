@@ -25,7 +25,13 @@ from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from trainwire.errors import PermanentExportError, RetryableExportError
-from trainwire.records import EventRecord, MetricRecord, encode_events, encode_metrics
+from trainwire.records import (
+    EncodedRequest,
+    EventRecord,
+    MetricRecord,
+    encode_events,
+    encode_metrics,
+)
 from trainwire.spool import SIGNAL_LOGS, SIGNAL_METRICS, Frame, Spool
 from trainwire.transports.base import Transport
 
@@ -73,6 +79,8 @@ class Sender:
     ) -> None:
         self._transport = transport
         self._resource = resource
+        self.resource = resource
+        """The run's OTLP resource (read-only)."""
         self._scope = scope
         self.spool = spool
         self._options = options or SenderOptions()
@@ -93,7 +101,7 @@ class Sender:
         self._thread = threading.Thread(target=self._loop, name="trainwire-sender", daemon=True)
         self._thread.start()
 
-    def put(self, record: MetricRecord | EventRecord) -> None:
+    def put(self, record: MetricRecord | EventRecord | EncodedRequest) -> None:
         """Queue a record; waits (and says so once) only if the buffer is at its bound."""
         if len(self._buffer) >= self._options.max_buffered_records:
             self._wait_for_room()
@@ -167,10 +175,14 @@ class Sender:
                 self._buffer and len(metrics) + len(events) < self._options.max_records_per_request
             ):
                 record = self._buffer[0]
-                if isinstance(record, _FlushMarker):
+                if isinstance(record, (_FlushMarker, EncodedRequest)):
                     if metrics or events:
-                        break  # spool what precedes the marker first
+                        break  # spool what precedes it first
                     self._buffer.popleft()
+                    if isinstance(record, EncodedRequest):
+                        self._spooled_to = self.spool.append(record.signal, record.payload)
+                        wrote = True
+                        continue
                     record.target = self._spooled_to
                     self._markers.append(record)
                     continue
