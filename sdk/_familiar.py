@@ -11,6 +11,7 @@ from typing import Any
 
 from trainwire import semconv
 from trainwire.errors import InvalidValueError
+from trainwire.histograms import bucketize
 
 __all__ = ["FamiliarNames"]
 
@@ -28,6 +29,25 @@ class FamiliarNames:
         raise NotImplementedError
 
     def _event(self, name: str, body: Any, attributes: Mapping[str, Any] | None = None) -> None:
+        raise NotImplementedError
+
+    def log_histogram(self, key: str, values: Any, step: int | None = None, bins: int = 32) -> None:
+        """Log a distribution (weights, gradients, predictions) as one OTLP Histogram point."""
+        if not isinstance(key, str) or not key:
+            raise InvalidValueError(f"histogram names must be non-empty strings, got {key!r}")
+        bounds, counts, total, low, high = bucketize(key, values, bins)
+        self._histogram(key, bounds, counts, total, low, high, step)
+
+    def _histogram(
+        self,
+        key: str,
+        bounds: list[float],
+        counts: list[int],
+        total: float,
+        low: float,
+        high: float,
+        step: int | None,
+    ) -> None:
         raise NotImplementedError
 
     def log_metric(self, key: str, value: Any, step: int | None = None) -> None:

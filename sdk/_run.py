@@ -24,7 +24,7 @@ from trainwire import semconv
 from trainwire._familiar import FamiliarNames
 from trainwire.anyvalue import attributes_to_dict
 from trainwire.errors import InvalidValueError, RunFinishedError
-from trainwire.records import EventRecord, MetricRecord, new_uid
+from trainwire.records import EventRecord, HistogramRecord, MetricRecord, new_uid
 from trainwire.sender import Sender
 from trainwire.values import as_step, check_metrics
 
@@ -144,6 +144,29 @@ class Run(FamiliarNames):
             self._highest_step = max(self._highest_step, step)
             now = self._last_log_time = self._tick()
         self._sender.put(MetricRecord(now, step, values))
+
+    def _histogram(
+        self,
+        key: str,
+        bounds: list[float],
+        counts: list[int],
+        total: float,
+        low: float,
+        high: float,
+        step: int | None,
+    ) -> None:
+        if step is not None:
+            step = as_step(step)
+        self._check_open()
+        if not self._logs_scalars:
+            return
+        with self._lock:
+            if step is None:
+                step = self._next_step
+            self._next_step = step + 1
+            self._highest_step = max(self._highest_step, step)
+            now = self._last_log_time = self._tick()
+        self._sender.put(HistogramRecord(now, step, key, bounds, counts, total, low, high))
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Record parameters (nested mappings allowed; they read back with dotted keys)."""

@@ -16,12 +16,14 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
+from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from trainwire import semconv
 from trainwire.anyvalue import set_any_value, to_attributes
 
 __all__ = [
+    "HistogramRecord",
     "EncodedRequest",
     "EventRecord",
     "MetricRecord",
@@ -53,6 +55,19 @@ class EventRecord:
     attributes: Mapping[str, Any] | None = None
 
 
+class HistogramRecord(NamedTuple):
+    """One ``log_histogram()`` call: a distribution at a step, as explicit-bucket counts."""
+
+    time_unix_nano: int
+    step: int
+    key: str
+    bounds: list[float]
+    counts: list[int]
+    total: float
+    minimum: float
+    maximum: float
+
+
 class EncodedRequest(NamedTuple):
     """An OTLP request already encoded elsewhere (plain OTel meters of the run)."""
 
@@ -66,9 +81,14 @@ def new_uid() -> str:
 
 
 def encode_metrics(
-    resource: Resource, scope: InstrumentationScope, records: Sequence[MetricRecord]
+    resource: Resource,
+    scope: InstrumentationScope,
+    records: Sequence[MetricRecord | HistogramRecord],
 ) -> ExportMetricsServiceRequest:
-    """One Gauge per key with a point per call, plus the ``ml.step`` Gauge at the same times."""
+    """One Gauge per key with a point per call, plus the ``ml.step`` Gauge at the same times.
+
+    A histogram record becomes one (delta) Histogram point of its key at its time.
+    """
     request = ExportMetricsServiceRequest()
     rm = request.resource_metrics.add()
     rm.resource.CopyFrom(resource)
@@ -76,15 +96,35 @@ def encode_metrics(
     sm.scope.CopyFrom(scope)
     by_name: dict[str, Any] = {}
     step_points = sm.metrics.add(name=semconv.METRIC_STEP).gauge.data_points
+    histograms: dict[str, Any] = {}
     for record in records:
         t = record.time_unix_nano
         step_points.add(time_unix_nano=t, as_int=record.step)
+        if isinstance(record, HistogramRecord):
+            _add_histogram(sm, histograms, record)
+            continue
         for key, value in record.values.items():
             points = by_name.get(key)
             if points is None:
                 points = by_name[key] = sm.metrics.add(name=key).gauge.data_points
             points.add(time_unix_nano=t, as_double=value)
     return request
+
+
+def _add_histogram(sm: Any, histograms: dict[str, Any], record: HistogramRecord) -> None:
+    metric = histograms.get(record.key)
+    if metric is None:
+        metric = histograms[record.key] = sm.metrics.add(name=record.key).histogram
+        metric.aggregation_temporality = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
+    metric.data_points.add(
+        time_unix_nano=record.time_unix_nano,
+        count=sum(record.counts),
+        sum=record.total,
+        min=record.minimum,
+        max=record.maximum,
+        explicit_bounds=record.bounds,
+        bucket_counts=record.counts,
+    )
 
 
 def encode_events(

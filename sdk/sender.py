@@ -28,6 +28,7 @@ from trainwire.errors import PermanentExportError, RetryableExportError
 from trainwire.records import (
     EncodedRequest,
     EventRecord,
+    HistogramRecord,
     MetricRecord,
     encode_events,
     encode_metrics,
@@ -101,7 +102,7 @@ class Sender:
         self._thread = threading.Thread(target=self._loop, name="trainwire-sender", daemon=True)
         self._thread.start()
 
-    def put(self, record: MetricRecord | EventRecord | EncodedRequest) -> None:
+    def put(self, record: MetricRecord | HistogramRecord | EventRecord | EncodedRequest) -> None:
         """Queue a record; waits (and says so once) only if the buffer is at its bound."""
         if len(self._buffer) >= self._options.max_buffered_records:
             self._wait_for_room()
@@ -169,7 +170,7 @@ class Sender:
         """Encode what the training thread queued and append it to the spool (fsynced)."""
         wrote = False
         while self._buffer:
-            metrics: list[MetricRecord] = []
+            metrics: list[MetricRecord | HistogramRecord] = []
             events: list[EventRecord] = []
             while (
                 self._buffer and len(metrics) + len(events) < self._options.max_records_per_request
@@ -186,7 +187,8 @@ class Sender:
                     record.target = self._spooled_to
                     self._markers.append(record)
                     continue
-                (metrics if isinstance(record, MetricRecord) else events).append(record)
+                is_metric = isinstance(record, (MetricRecord, HistogramRecord))
+                (metrics if is_metric else events).append(record)
                 self._buffer.popleft()
             if metrics:
                 request = encode_metrics(self._resource, self._scope, metrics)
