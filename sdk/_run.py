@@ -125,8 +125,7 @@ class Run(FamiliarNames):
         values = check_metrics(metrics)
         if step is not None:
             step = as_step(step)
-        self._check_open()
-        if not self._logs_scalars:
+        if not self._check_open() or not self._logs_scalars:
             return
         with self._lock:
             if step is None:
@@ -157,8 +156,7 @@ class Run(FamiliarNames):
     ) -> None:
         if step is not None:
             step = as_step(step)
-        self._check_open()
-        if not self._logs_scalars:
+        if not self._check_open() or not self._logs_scalars:
             return
         with self._lock:
             if step is None:
@@ -291,7 +289,8 @@ class Run(FamiliarNames):
             logger.debug("trainwire: could not update %s", meta_path, exc_info=True)
 
     def _event(self, name: str, body: Any, attributes: Mapping[str, Any] | None = None) -> None:
-        self._check_open()
+        if not self._check_open():
+            return
         if not self._logs_scalars and name not in _EVERY_RANK_EVENTS:
             return
         with self._lock:
@@ -306,23 +305,41 @@ class Run(FamiliarNames):
         self._last_time = now
         return now
 
-    def _check_open(self) -> None:
+    def _check_open(self) -> bool:
+        """Raise if finished; False (after one warning) in a forked child, which never sends."""
         if self._finished:
             raise RunFinishedError(
                 f"run {self._id} has finished; start a new one with trainwire.init()"
             )
         if self._forked:
-            raise RunFinishedError(
-                f"run {self._id} belongs to the parent process; log from the parent, or call"
-                " trainwire.init() in the child"
-            )
+            _warn_forked_child(self._id)
+            return False
+        return True
 
     def _at_exit(self) -> None:
         if not self._finished and not self._forked:
             self._end(semconv.STATUS_COMPLETED, None, None)
 
     def _after_fork_in_child(self) -> None:
-        self._forked = True  # the sender thread did not survive the fork; never double-send
+        # The sender thread did not survive the fork, and the lock may have been held by a
+        # thread that no longer exists: the child never sends (no double-send) and never waits.
+        self._forked = True
+        self._lock = threading.Lock()
+
+
+_warned_fork = False
+
+
+def _warn_forked_child(run_id: str) -> None:
+    global _warned_fork
+    if not _warned_fork:
+        _warned_fork = True
+        logger.warning(
+            "trainwire: logging in forked child pid %d is ignored: run %s is sent by its parent"
+            " process (call trainwire.init() in the child for a run of its own)",
+            os.getpid(),
+            run_id,
+        )
 
 
 def _mapping(what: str, value: Any) -> Mapping[str, Any]:
