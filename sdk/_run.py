@@ -21,6 +21,7 @@ from types import MappingProxyType, TracebackType
 from typing import Any
 
 from trainwire import semconv
+from trainwire._artifact_methods import ArtifactMethods
 from trainwire._familiar import FamiliarNames
 from trainwire.anyvalue import attributes_to_dict
 from trainwire.errors import InvalidValueError, RunFinishedError
@@ -37,7 +38,7 @@ _EVERY_RANK_EVENTS = frozenset({semconv.EVENT_ALERT, semconv.EVENT_ARTIFACT})
 _FINISH_STATUSES = (semconv.STATUS_COMPLETED, semconv.STATUS_FAILED, semconv.STATUS_KILLED)
 
 
-class Run(FamiliarNames):
+class Run(FamiliarNames, ArtifactMethods):
     """One tracked run. Create it with :func:`trainwire.init`; use it as a context manager."""
 
     def __init__(
@@ -65,6 +66,7 @@ class Run(FamiliarNames):
         self._highest_step = (first_step or 0) - 1
         self._warned_step = False
         self._meter_provider: Any = None
+        self._console: Any = None
         self._resource_attributes = attributes_to_dict(sender.resource.attributes)
         self._logs_scalars = logs_scalars
         """False on ranks other than 0 (unless all_ranks): their scalars are not sent."""
@@ -230,6 +232,18 @@ class Run(FamiliarNames):
             f"<trainwire.Run id={self._id!r} name={self._name!r} experiment={self._experiment!r}>"
         )
 
+    def _capture_console(self) -> None:
+        """Send what the script prints as ``ml.console`` events (init's capture_console)."""
+        from trainwire._console import ConsoleCapture
+
+        def emit(stream: str, line: str) -> None:
+            if not self._finished and not self._forked and self._logs_scalars:
+                attributes = {semconv.LOG_IOSTREAM: stream}
+                self._event(semconv.EVENT_CONSOLE, line, attributes)
+
+        self._console = ConsoleCapture(emit)
+        self._console.install()
+
     def _heartbeat_record(self) -> EventRecord:
         """The periodic liveness event: the sender thread calls this every heartbeat interval."""
         with self._lock:
@@ -250,6 +264,8 @@ class Run(FamiliarNames):
             )
         if self._meter_provider is not None and not self._finished and not self._forked:
             self._meter_provider.shutdown()  # its last export joins the run's data
+        if self._console is not None and not self._finished and not self._forked:
+            self._console.uninstall()
         with self._lock:
             if self._finished or self._forked:
                 return

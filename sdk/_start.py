@@ -46,6 +46,7 @@ def init(
     db_path: str | os.PathLike[str] | None = None,
     capture_git: bool = True,
     capture_pip: bool = True,
+    capture_console: bool = True,
     all_ranks: bool = False,
     dry_run: bool = False,
 ) -> Run:
@@ -68,6 +69,8 @@ def init(
         db_path: the embedded store (default: ``TRAINWIRE_DB`` or ``./trainwire.db``).
         capture_git, capture_pip: record the git commit/branch/dirty state and the
             installed packages with the run.
+        capture_console: send each line the script prints (stdout, stderr) as an
+            ``ml.console`` event; the terminal still shows it.
         all_ranks: log scalars from every rank, not only rank 0.
         dry_run: print what would be sent; send and store nothing.
 
@@ -116,6 +119,8 @@ def init(
         **environment(capture_git=capture_git, capture_pip=capture_pip),
     }
     sender.put(EventRecord(run._tick(), semconv.EVENT_RUN_START, start_body, new_uid()))
+    if capture_console and not dry_run:
+        run._capture_console()
     _active.set(run)
     return run
 
