@@ -19,6 +19,7 @@ import time
 from typing import Any, Protocol
 
 from trainwire.collector.component import ComponentID, Host, Signal
+from trainwire.collector.encoded import encoded
 from trainwire.collector.exporterhelper.config import QueueConfig, RetryConfig
 from trainwire.collector.exporterhelper.queue import PersistentQueue, QueuedItem
 from trainwire.collector.exporterhelper.requests import count_items, is_droppable, merge
@@ -144,7 +145,7 @@ class QueuedExporter:
         dropped_before = self.queue.dropped
         try:
             await self.queue.put(
-                signal.value, request.SerializeToString(), droppable=is_droppable(signal, request)
+                signal.value, encoded(request), droppable=is_droppable(signal, request)
             )
         except RetryableExportError:
             self._count("enqueue_failed", signal, count_items(signal, request))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 from google.protobuf.message import DecodeError, Message
 
+from trainwire.collector.encoded import carrying
 from trainwire.collector.grpcstatus import abort_retry
 from trainwire.collector.receivers.otlp.auth import bearer_matches
 from trainwire.collector.receivers.otlp.config import GrpcServerConfig, TLSConfig
@@ -77,7 +78,8 @@ class GrpcServer:
         async def export(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
             request = await _decode(spec.request_type, raw, context)
             try:
-                response = await self._receiver.export(spec, request, _TRANSPORT)
+                with carrying(request, raw):  # queues store these bytes, not a re-encoding
+                    response = await self._receiver.export(spec, request, _TRANSPORT)
             except RetryableExportError as exc:
                 await abort_retry(context, str(exc), exc.retry_after_s or 1.0)
             return bytes(response.SerializeToString())
