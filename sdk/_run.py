@@ -65,6 +65,8 @@ class Run(FamiliarNames, ArtifactMethods):
         self._next_step = first_step or 0
         self._highest_step = (first_step or 0) - 1
         self._warned_step = False
+        self._buffer = sender.buffer
+        self._max_buffered = sender.max_buffered_records
         self._meter_provider: Any = None
         self._console: Any = None
         self._resource_attributes = attributes_to_dict(sender.resource.attributes)
@@ -124,27 +126,47 @@ class Run(FamiliarNames, ArtifactMethods):
             InvalidValueError: a key is not a name, or a value is not a number.
             RunFinishedError: the run has finished.
         """
+        # The training thread's hot path: every line here is paid per call.
         values = check_metrics(metrics)
         if step is not None:
             step = as_step(step)
-        if not self._check_open() or not self._logs_scalars:
+        if self._finished or self._forked:
+            if not self._check_open():
+                return
+        if not self._logs_scalars:
             return
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             if step is None:
                 step = self._next_step
             elif step < self._highest_step and not self._warned_step:
-                self._warned_step = True
-                logger.warning(
-                    "trainwire: run %s logged step %d after step %d; both are kept (this"
-                    " warning is shown once)",
-                    self._id,
-                    step,
-                    self._highest_step,
-                )
+                self._warn_lower_step(step)
             self._next_step = step + 1
-            self._highest_step = max(self._highest_step, step)
-            now = self._last_log_time = self._tick()
-        self._sender.put(MetricRecord(now, step, values))
+            if step > self._highest_step:
+                self._highest_step = step
+            now = time.time_ns()
+            if now <= self._last_time:
+                now = self._last_time + 1
+            self._last_time = self._last_log_time = now
+        finally:
+            lock.release()
+        record = tuple.__new__(MetricRecord, (now, step, values))  # skips NamedTuple.__new__
+        buffer = self._buffer
+        if len(buffer) >= self._max_buffered:
+            self._sender.put(record)  # waits for room, and says so once
+        else:
+            buffer.append(record)
+
+    def _warn_lower_step(self, step: int) -> None:
+        self._warned_step = True
+        logger.warning(
+            "trainwire: run %s logged step %d after step %d; both are kept (this warning is"
+            " shown once)",
+            self._id,
+            step,
+            self._highest_step,
+        )
 
     def _histogram(
         self,

@@ -90,6 +90,9 @@ class Sender:
         """Makes the periodic ``ml.run.heartbeat`` record; set once the run exists."""
         self._next_heartbeat = clock() + self._options.heartbeat_interval_s
         self._buffer: deque[Any] = deque()
+        self.buffer = self._buffer
+        """The deque the training thread appends to (the Run appends directly, for speed)."""
+        self.max_buffered_records = self._options.max_buffered_records
         self._markers: list[_FlushMarker] = []
         self._spooled_to: Position = spool.acked_position()
         self._wake = threading.Event()

@@ -62,7 +62,7 @@ class CollectorProcess:
         config: str = DEFAULT_TEST_CONFIG,
         start_timeout_s: float = 30.0,
     ) -> None:
-        self.directory = Path(directory)
+        self.directory = Path(directory).resolve()
         self.directory.mkdir(parents=True, exist_ok=True)
         self.db_path = self.directory / "collector.db"
         self.data_dir = self.directory / "data"
