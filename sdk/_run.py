@@ -231,7 +231,10 @@ class Run(FamiliarNames, ArtifactMethods):
         """Wait until everything logged so far is delivered; False if ``timeout_s`` passed first."""
         if self._finished:
             return True
-        return self._sender.flush(timeout_s)
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        artifacts = self._flush_artifacts(timeout_s)
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return self._sender.flush(left) and artifacts
 
     def __enter__(self) -> Run:
         return self
@@ -294,13 +297,18 @@ class Run(FamiliarNames, ArtifactMethods):
             self._finished = True
             now = self._tick()
         _live_runs.discard(self)
+        timeout = self._finish_timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + timeout
+        # Artifacts first: their ml.artifact events must precede ml.run.end.
+        self._wait_for_artifacts(timeout)
+        with self._lock:
+            now = self._tick()
         body: dict[str, Any] = {"status": status, "duration_s": (now - self._start_ns) / 1e9}
         if exit_code is not None:
             body["exit_code"] = exit_code
         attributes = _exception_attributes(exc) if exc is not None else None
         self._sender.put(EventRecord(now, semconv.EVENT_RUN_END, body, new_uid(), attributes))
-        timeout = self._finish_timeout_s if timeout_s is None else timeout_s
-        delivered = self._sender.close(timeout)
+        delivered = self._sender.close(max(0.0, deadline - time.monotonic()))
         self._record_finished()
         if not delivered:
             logger.warning(

@@ -91,7 +91,7 @@ def init(
     store_path = Path(db_path) if db_path else Path(settings.DB_PATH.get())
     next_step = _resume_point(run_id, resume, resume_from, resolved_endpoint, store_path, dry_run)
     name = name or f"run-{run_id[:6]}"
-    run_dir = _make_run_dir(run_id, where.rank, resolved_endpoint, store_path)
+    run_dir = _make_run_dir(run_id, where.rank, resolved_endpoint, store_path, dry_run)
     transport = _transport(resolved_endpoint, store_path, dry_run)
     resource = _resource(run_id, experiment, where.rank, where.world_size, group)
     scope = InstrumentationScope(name=semconv.SCOPE_NAME, version=_VERSION)
@@ -203,7 +203,9 @@ def _transport(endpoint: str | None, store_path: Path, dry_run: bool) -> Transpo
     return EmbeddedTransport(store_path)
 
 
-def _make_run_dir(run_id: str, rank: int, endpoint: str | None, store_path: Path) -> Path:
+def _make_run_dir(
+    run_id: str, rank: int, endpoint: str | None, store_path: Path, dry_run: bool
+) -> Path:
     """Create the run's directory and record where its data goes, for `trainwire sync`."""
     run_dir = Path(settings.RUNS_DIR.get()) / (run_id if rank == 0 else f"{run_id}.rank{rank}")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -213,6 +215,7 @@ def _make_run_dir(run_id: str, rank: int, endpoint: str | None, store_path: Path
         "db_path": None if endpoint else str(store_path.resolve()),
         "pid": os.getpid(),
         "host": socket.gethostname(),
+        "dry_run": dry_run,
     }
     (run_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return run_dir

@@ -24,6 +24,7 @@ from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from trainwire import semconv
+from trainwire.artifacts import has_pending_artifacts, sync_artifacts
 from trainwire.errors import PermanentExportError, RetryableExportError, TrainwireError
 from trainwire.records import EventRecord, encode_events
 from trainwire.spool import SIGNAL_LOGS, SIGNAL_METRICS, Frame, Spool
@@ -40,6 +41,8 @@ class SyncResult:
     shipped: int
     left: int
     marked_crashed: bool
+    artifacts_delivered: int = 0
+    artifacts_left: int = 0
 
 
 def find_run_dirs(path: Path) -> list[Path]:
@@ -47,7 +50,9 @@ def find_run_dirs(path: Path) -> list[Path]:
     if (path / "meta.json").exists():
         return [path]
     return sorted(
-        p for p in path.glob("*") if (p / "meta.json").exists() and (p / "spool").exists()
+        p
+        for p in path.glob("*")
+        if (p / "meta.json").exists() and ((p / "spool").exists() or has_pending_artifacts(p))
     )
 
 
@@ -82,11 +87,12 @@ def sync_run(
             _deliver(transport, frame, attempts)
             spool.ack(frame)
             shipped += 1
+        artifacts = sync_artifacts(run_dir, transport, attempts=attempts)
     finally:
         transport.close()
         left = len(spool.pending(10**9))
         spool.close(delete_if_done=True)
-    return SyncResult(run_id, shipped, left, marked)
+    return SyncResult(run_id, shipped, left, marked, *artifacts)
 
 
 def _alive(meta: dict[str, Any]) -> bool:

@@ -38,6 +38,9 @@ def sync(path: Path | None, endpoint: str | None, force: bool) -> None:
             continue
         crashed = " (ended crashed: it never finished)" if result.marked_crashed else ""
         left = f", {result.left} left" if result.left else ""
+        if result.artifacts_delivered or result.artifacts_left:
+            left += f", {result.artifacts_delivered} artifacts uploaded"
+            left += f" ({result.artifacts_left} left)" if result.artifacts_left else ""
         click.echo(f"{result.run_id}: shipped {result.shipped} requests{left}{crashed}")
     if failed:
         raise SystemExit(1)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
@@ -22,7 +23,70 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from trainwire.errors import PermanentExportError, RetryableExportError
 from trainwire.spool import SIGNAL_LOGS, SIGNAL_METRICS
 
-__all__ = ["EmbeddedTransport", "embedded_config"]
+if TYPE_CHECKING:
+    from trainwire.artifacts import PendingArtifact
+
+__all__ = ["EmbeddedTransport", "artifact_directory", "embedded_config", "store_blob"]
+
+_ARTIFACT_CHUNK_BYTES = 1024 * 1024
+
+
+def artifact_directory(db_path: str | Path) -> Path:
+    """The embedded default's artifact store: ``trainwire-artifacts/`` beside the database."""
+    return Path(db_path).resolve().parent / "trainwire-artifacts"
+
+
+def store_blob(
+    directory: Path,
+    path: Path,
+    *,
+    sha256: str,
+    size: int,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> int:
+    """Commit the bytes of ``path`` as blob ``sha256`` of the store in ``directory``.
+
+    The collector's :class:`~trainwire.collector.artifacts.BlobStore`, so blobs are
+    verified, committed atomically and resumed like uploads. Returns the bytes copied
+    (0 when the store already held the blob).
+
+    Raises:
+        RetryableExportError: another process is storing the blob, or ``should_stop``.
+        PermanentExportError: the bytes do not hash to ``sha256``.
+    """
+    from trainwire.collector.artifacts import BlobError, BlobStore, OffsetMismatchError
+    from trainwire.collector.artifacts import UploadInProgressError as InProgress
+
+    store = BlobStore(directory, max_blob_bytes=2**63 - 1)
+    store.open()
+    stat = store.stat(sha256)
+    if stat.exists:
+        return 0
+    try:
+        try:
+            return _copy_blob(store, path, sha256, size, stat.committed_bytes, should_stop)
+        except OffsetMismatchError as exc:  # an interrupted copy recorded another size
+            return _copy_blob(store, path, sha256, size, exc.committed_bytes, should_stop)
+    except InProgress as exc:
+        raise RetryableExportError(str(exc)) from None
+    except BlobError as exc:
+        raise PermanentExportError(f"artifact store {directory}: {exc}") from None
+
+
+def _copy_blob(
+    store: Any, path: Path, sha256: str, size: int, offset: int, should_stop: Callable[[], bool]
+) -> int:
+    from trainwire.collector.artifacts import BlobUpload
+
+    copied = 0
+    with BlobUpload(store, sha256, total_size=size, offset=offset) as upload, open(path, "rb") as f:
+        f.seek(upload.position)
+        while not should_stop() and (data := f.read(_ARTIFACT_CHUNK_BYTES)):
+            upload.write(data)
+            copied += len(data)
+        if not upload.finish():
+            raise RetryableExportError(f"copy of blob {sha256} stopped at byte {upload.position}")
+    return copied
 
 
 def embedded_config(db_path: str | Path) -> dict[str, Any]:
@@ -82,6 +146,22 @@ class EmbeddedTransport:
             self.export_logs(ExportLogsServiceRequest.FromString(payload), timeout_s=timeout_s)
         else:
             raise PermanentExportError(f"unknown signal {signal} in the spool")
+
+    def announce_artifact(self, pending: PendingArtifact, sha256: str) -> bool:
+        """Store the ``ml.artifact`` event of a committed blob, as a collector would emit it."""
+        from trainwire.collector.artifacts import ArtifactInfo, artifact_event
+
+        info = ArtifactInfo.create(
+            run_id=pending.run_id,
+            name=pending.name,
+            kind=pending.kind,
+            mime_type=pending.mime_type,
+        )
+        request = artifact_event(
+            info, sha256=sha256, size=pending.size, time_unix_nano=pending.time_unix_nano
+        )
+        self.export_logs(request, timeout_s=30.0)
+        return True
 
     def _wait(self, coroutine: Any, timeout_s: float) -> Any:
         future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)

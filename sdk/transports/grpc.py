@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -23,6 +25,11 @@ from trainwire.spool import SIGNAL_LOGS, SIGNAL_METRICS
 __all__ = ["GrpcTransport", "classify_rpc_error", "parse_grpc_endpoint"]
 
 logger = logging.getLogger(__name__)
+
+_ARTIFACT_SERVICE = "/trainwire.v1.ArtifactService/"
+_CHUNK_BYTES = 1024 * 1024  # far below gRPC's 4 MiB message limit (proto/artifact.proto)
+_MIN_BYTES_PER_S = 1024 * 1024
+"""Upload deadline: the request timeout plus the blob's size at this (slow) rate."""
 
 # https://github.com/open-telemetry/opentelemetry-specification/blob/main/specification/protocol/otlp.md
 _RETRYABLE = {
@@ -124,9 +131,97 @@ class GrpcTransport:
         except grpc.RpcError as exc:
             raise classify_rpc_error(exc, self.target) from None
 
+    def upload_blob(
+        self,
+        path: Path,
+        *,
+        sha256: str,
+        size: int,
+        metadata: Mapping[str, str] | None,
+        timeout_s: float,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> tuple[int, int]:
+        """Make the collector hold blob ``sha256`` (the bytes of ``path``) and announce it.
+
+        Stat first: a blob the collector already holds is never sent again (a
+        header-only Upload still announces it); otherwise one Upload stream resumes at
+        the offset the collector has committed, in 1 MiB chunks. With ``metadata``
+        (run_id, name, kind, mime_type) the collector emits the ``ml.artifact`` event
+        once the blob is committed. Returns ``(bytes sent, offset resumed at)``.
+
+        Raises:
+            RetryableExportError: Stat again and retry: the collector is unavailable,
+                another upload of the blob runs, the stream stopped early
+                (``should_stop``), or the offset moved (retry at once).
+            PermanentExportError: refused (too large, malformed, no ArtifactService).
+        """
+        from trainwire.proto import artifact_pb2
+
+        stat = self._artifact_call("Stat", artifact_pb2.StatResponse)(
+            artifact_pb2.StatRequest(sha256=sha256).SerializeToString(),
+            timeout=timeout_s,
+            wait_for_ready=False,
+        )
+        offset = size if stat.exists else min(stat.committed_bytes, size)
+        header = artifact_pb2.UploadHeader(sha256=sha256, total_size=size, offset=offset)
+        if metadata is not None:
+            header.metadata.run_id = metadata.get("run_id", "")
+            header.metadata.name = metadata.get("name", "")
+            header.metadata.kind = metadata.get("kind", "")
+            header.metadata.mime_type = metadata.get("mime_type", "")
+        sent = [0]
+
+        def chunks() -> Iterator[bytes]:
+            yield artifact_pb2.UploadChunk(header=header).SerializeToString()
+            with open(path, "rb") as blob:
+                blob.seek(offset)
+                while not should_stop() and (data := blob.read(_CHUNK_BYTES)):
+                    sent[0] += len(data)
+                    yield artifact_pb2.UploadChunk(data=data).SerializeToString()
+
+        response = self._artifact_call("Upload", artifact_pb2.UploadResponse, stream=True)(
+            chunks(), timeout=timeout_s + size / _MIN_BYTES_PER_S, wait_for_ready=False
+        )
+        if not response.committed:
+            raise RetryableExportError(
+                f"upload of blob {sha256} to {self.target} ended at byte"
+                f" {response.committed_bytes} of {size}; resuming"
+            )
+        return sent[0], 0 if stat.exists else offset
+
+    def _artifact_call(self, method: str, response: Any, *, stream: bool = False) -> Any:
+        """A call of trainwire's ArtifactService that raises our export errors."""
+        make = self._channel.stream_unary if stream else self._channel.unary_unary
+        call = make(
+            _ARTIFACT_SERVICE + method,
+            request_serializer=None,  # encoded by the caller
+            response_deserializer=response.FromString,
+        )
+
+        def invoke(request: Any, **kwargs: Any) -> Any:
+            try:
+                return call(request, **kwargs)
+            except grpc.RpcError as exc:
+                raise _artifact_error(exc, self.target) from None
+
+        return invoke
+
     def close(self) -> None:
         """Close the channel; safe twice."""
         self._channel.close()
+
+
+def _artifact_error(exc: grpc.RpcError, target: str) -> Exception:
+    """Like :func:`classify_rpc_error`, for the ArtifactService's own answers."""
+    code = exc.code() if isinstance(exc, grpc.Call) else None
+    if code == grpc.StatusCode.FAILED_PRECONDITION:  # the committed offset moved: Stat again
+        return RetryableExportError(f"collector at {target}: {exc.details()}", retry_after_s=0.05)
+    if code == grpc.StatusCode.UNIMPLEMENTED:
+        return PermanentExportError(
+            f"{target} has no trainwire ArtifactService (a plain OpenTelemetry collector?);"
+            " send artifacts to a trainwire collector"
+        )
+    return classify_rpc_error(exc, target)
 
 
 def classify_rpc_error(exc: grpc.RpcError, target: str) -> Exception:
