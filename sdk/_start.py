@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import socket
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,6 +30,7 @@ from trainwire.values import as_step
 
 __all__ = ["init"]
 
+logger = logging.getLogger("trainwire")
 _VERSION = "0.1.0"
 _RUN_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
@@ -197,10 +200,28 @@ def _transport(endpoint: str | None, store_path: Path, dry_run: bool) -> Transpo
     if endpoint:
         from trainwire.transports.grpc import GrpcTransport
 
-        return GrpcTransport(endpoint)
+        transport = GrpcTransport(endpoint)
+        # In the background: init() must not wait on the network.
+        threading.Thread(target=_check_collector, args=(transport,), daemon=True).start()
+        return transport
     from trainwire.transports.embedded import EmbeddedTransport
 
     return EmbeddedTransport(store_path)
+
+
+def _check_collector(transport: Any) -> None:
+    """Warn when the endpoint is a plain OpenTelemetry collector rather than trainwire's."""
+    try:
+        kind = transport.probe()
+    except Exception:  # a probe must never disturb the run
+        return
+    if kind == "otel":
+        logger.warning(
+            "trainwire: %s is a plain OpenTelemetry collector, not a trainwire one: metrics"
+            " and events reach it, but artifacts cannot be uploaded and nothing stores runs"
+            " unless it forwards to a trainwire collector",
+            transport.target,
+        )
 
 
 def _make_run_dir(

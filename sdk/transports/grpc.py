@@ -189,6 +189,27 @@ class GrpcTransport:
             )
         return sent[0], 0 if stat.exists else offset
 
+    def probe(self, timeout_s: float = 3.0) -> str:
+        """What answers at the endpoint: ``trainwire``, ``otel`` (a plain OpenTelemetry
+        collector, without trainwire's ArtifactService) or ``unreachable``."""
+        from trainwire.proto import artifact_pb2
+
+        call = self._channel.unary_unary(
+            _ARTIFACT_SERVICE + "Stat",
+            request_serializer=None,
+            response_deserializer=artifact_pb2.StatResponse.FromString,
+        )
+        try:
+            call(artifact_pb2.StatRequest(sha256="0" * 64).SerializeToString(), timeout=timeout_s)
+        except grpc.RpcError as exc:
+            code = exc.code() if isinstance(exc, grpc.Call) else None
+            if code == grpc.StatusCode.UNIMPLEMENTED:
+                return "otel"
+            if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                return "unreachable"
+            return "trainwire"  # it knows the service (auth or another refusal)
+        return "trainwire"
+
     def _artifact_call(self, method: str, response: Any, *, stream: bool = False) -> Any:
         """A call of trainwire's ArtifactService that raises our export errors."""
         make = self._channel.stream_unary if stream else self._channel.unary_unary
