@@ -69,6 +69,7 @@ class Run(FamiliarNames, ArtifactMethods):
         self._max_buffered = sender.max_buffered_records
         self._meter_provider: Any = None
         self._console: Any = None
+        self._system: Any = None
         self._resource_attributes = attributes_to_dict(sender.resource.attributes)
         self._logs_scalars = logs_scalars
         """False on ranks other than 0 (unless all_ranks): their scalars are not sent."""
@@ -257,6 +258,14 @@ class Run(FamiliarNames, ArtifactMethods):
             f"<trainwire.Run id={self._id!r} name={self._name!r} experiment={self._experiment!r}>"
         )
 
+    def _sample_system(self, interval_s: float) -> None:
+        """Record process and host metrics every ``interval_s`` (init's system_metrics)."""
+        from trainwire._system import SystemSampler
+
+        sampler = SystemSampler(self._sender.resource, self._sender.put, interval_s=interval_s)
+        if sampler.start():
+            self._system = sampler
+
     def _capture_console(self) -> None:
         """Send what the script prints as ``ml.console`` events (init's capture_console)."""
         from trainwire._console import ConsoleCapture
@@ -291,6 +300,8 @@ class Run(FamiliarNames, ArtifactMethods):
             self._meter_provider.shutdown()  # its last export joins the run's data
         if self._console is not None and not self._finished and not self._forked:
             self._console.uninstall()
+        if self._system is not None and not self._finished and not self._forked:
+            self._system.stop()  # its last sample joins the run's data
         with self._lock:
             if self._finished or self._forked:
                 return

@@ -50,6 +50,7 @@ def init(
     capture_git: bool = True,
     capture_pip: bool = True,
     capture_console: bool = True,
+    system_metrics: bool = True,
     all_ranks: bool = False,
     dry_run: bool = False,
 ) -> Run:
@@ -74,6 +75,8 @@ def init(
             installed packages with the run.
         capture_console: send each line the script prints (stdout, stderr) as an
             ``ml.console`` event; the terminal still shows it.
+        system_metrics: every ``TRAINWIRE_SYSTEM_METRICS_INTERVAL`` seconds (10), record
+            this process's CPU and memory and the host's (needs ``trainwire[host]``).
         all_ranks: log scalars from every rank, not only rank 0.
         dry_run: print what would be sent; send and store nothing.
 
@@ -124,6 +127,8 @@ def init(
     sender.put(EventRecord(run._tick(), semconv.EVENT_RUN_START, start_body, new_uid()))
     if capture_console and not dry_run:
         run._capture_console()
+    if system_metrics and not dry_run:
+        run._sample_system(settings.SYSTEM_METRICS_INTERVAL.get())
     _active.set(run)
     return run
 

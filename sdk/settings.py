@@ -19,6 +19,7 @@ __all__ = [
     "ENDPOINT",
     "HEARTBEAT_INTERVAL",
     "RUNS_DIR",
+    "SYSTEM_METRICS_INTERVAL",
     "OTEL_ENDPOINT",
     "EnvVar",
     "resolve_endpoint",
@@ -75,6 +76,9 @@ def _positive_seconds(raw: str) -> float:
     return value
 
 
+SYSTEM_METRICS_INTERVAL: EnvVar[float] = EnvVar(
+    "TRAINWIRE_SYSTEM_METRICS_INTERVAL", _positive_seconds, 10.0, "seconds, more than 0"
+)
 HEARTBEAT_INTERVAL: EnvVar[float] = EnvVar(
     "TRAINWIRE_HEARTBEAT_INTERVAL", _positive_seconds, 10.0, "seconds, more than 0 (e.g. 10)"
 )
