@@ -71,9 +71,11 @@ class SystemSampler:
         self._sample(psutil, process)
 
     def _sample(self, psutil: Any, process: Any) -> None:
+        cpus = psutil.cpu_count() or 1
         try:
             values = {
-                "process.cpu.utilization": process.cpu_percent(None) / 100.0,
+                # Per the semantic conventions: a share of all the CPUs the host has.
+                "process.cpu.utilization": process.cpu_percent(None) / 100.0 / cpus,
                 "process.memory.usage": float(process.memory_info().rss),
                 "system.cpu.utilization": psutil.cpu_percent(None) / 100.0,
                 "system.memory.utilization": psutil.virtual_memory().percent / 100.0,

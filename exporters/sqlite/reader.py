@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trainwire import semconv
 from trainwire.errors import RunNotFoundError
 from trainwire.exporters.sqlite.schema import connect
 
@@ -141,10 +142,14 @@ class StoreReader:
         )
         return [r[0] for r in rows]
 
-    def latest_metrics(self, run_id: str) -> dict[str, LatestValue]:
-        """The latest value (and its step) of every scalar metric of the run."""
+    def latest_metrics(self, run_id: str, *, logged: bool = True) -> dict[str, LatestValue]:
+        """The latest value (and its step) of each scalar metric of the run.
+
+        ``logged=True``: those the script logged with ``run.log()``; ``False``: the
+        others (system metrics, plain OpenTelemetry meters of the run).
+        """
         latest: dict[str, LatestValue] = {}
-        for sid, name, attributes in self._series(run_id):
+        for sid, name, attributes in self._series(run_id, logged):
             row = self._conn.execute(
                 "SELECT value, step, time FROM points WHERE series_id = ?"
                 " ORDER BY time DESC LIMIT 1",
@@ -186,12 +191,14 @@ class StoreReader:
         )
         return [(step, time, _value(value)) for step, time, value in rows]
 
-    def _series(self, run_id: str) -> list[tuple[int, str, str]]:
+    def _series(self, run_id: str, logged: bool) -> list[tuple[int, str, str]]:
+        scope_test = "=" if logged else "<>"
         return self._conn.execute(
             "SELECT s.id, s.name, s.attributes FROM series s"
             " JOIN resources r ON r.id = s.resource_id"
-            " WHERE r.run_id = ? AND s.type IN ('gauge', 'sum') ORDER BY s.name",
-            (run_id,),
+            f" WHERE r.run_id = ? AND s.type IN ('gauge', 'sum') AND s.scope_name {scope_test} ?"
+            " ORDER BY s.name",
+            (run_id, semconv.SCOPE_NAME),
         ).fetchall()
 
     def _keyed(self, table: str, run_id: str) -> dict[str, Any]:

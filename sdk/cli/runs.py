@@ -98,6 +98,7 @@ def show(db_path: Path | None, run_ref: str) -> None:
             store.labels(run.run_id),
         )
         summary, latest = store.summary(run.run_id), store.latest_metrics(run.run_id)
+        other = store.latest_metrics(run.run_id, logged=False)
     console = Console(width=max(100, Console().width))
     console.print(f"[bold]{run.name}[/bold]  ({run.run_id})")
     console.print(
@@ -118,6 +119,13 @@ def show(db_path: Path | None, run_ref: str) -> None:
         for key, value in latest.items():
             table.add_row(key, _number(value.value), "" if value.step is None else str(value.step))
         console.print(table)
+    if other:
+        console.print(
+            _kv_table(
+                "system and OpenTelemetry metrics (latest)",
+                {k: _number(v.value) for k, v in other.items()},
+            )
+        )
 
 
 def _kv_table(title: str, values: dict[str, Any]) -> Table:

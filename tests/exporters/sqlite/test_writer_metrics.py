@@ -339,7 +339,7 @@ def test_latest_value_nan_reads_back_as_nan(
 def test_latest_metrics_keys_series_by_attributes(
     writer: StoreWriter, reader: StoreReader, wire: Any
 ) -> None:
-    """latest_metrics gives each attribute set of a metric its own key with its latest value."""
+    """latest_metrics keeps logged metrics and other series apart, each attribute set under its own key."""
     t = wire.T0
     resource = wire.resource()
     writer.write_metrics(wire.log(resource, (t, 1, {"loss": 0.5}), (t + 2, 2, {"loss": 0.3})))
@@ -347,10 +347,11 @@ def test_latest_metrics_keys_series_by_attributes(
         wire.gauge(resource, "gpu.util", [(t, 0.1, {"gpu": 0}), (t + 1, 0.2, {"gpu": 0})])
     )
 
-    latest = reader.latest_metrics("a1b2c3d4e5f6")
-    assert {k: (v.value, v.step, v.time) for k, v in latest.items()} == {
-        "gpu.util{gpu=0}": (0.2, None, t + 1),
-        "loss": (0.3, 2, t + 2),
+    logged = reader.latest_metrics("a1b2c3d4e5f6")
+    other = reader.latest_metrics("a1b2c3d4e5f6", logged=False)
+    assert {k: (v.value, v.step, v.time) for k, v in logged.items()} == {"loss": (0.3, 2, t + 2)}
+    assert {k: (v.value, v.step, v.time) for k, v in other.items()} == {
+        "gpu.util{gpu=0}": (0.2, None, t + 1)
     }
 
 
