@@ -106,6 +106,12 @@ class Run(FamiliarNames, ArtifactMethods):
         return self._experiment
 
     @property
+    def group(self) -> str | None:
+        """The group the run belongs to, if any."""
+        group = self._resource_attributes.get(semconv.ML_RUN_GROUP)
+        return None if group is None else str(group)
+
+    @property
     def config(self) -> Mapping[str, Any]:
         """The config given to ``init()``, read-only."""
         return self._config

@@ -52,3 +52,11 @@ def test_bad_arguments_are_refused_by_name(tmp_path: Path, call: object, message
     with pytest.raises(trainwire.InvalidValueError, match=message):
         call(run)  # type: ignore[operator]
     run.finish()
+
+
+def test_group_is_readable_from_the_run(tmp_path: Path) -> None:
+    """run.group returns the group given to init(), or None."""
+    with trainwire.init(group="sweep-7", db_path=tmp_path / "s.db") as run:
+        assert run.group == "sweep-7"
+    with trainwire.init(db_path=tmp_path / "s.db") as other:
+        assert other.group is None
