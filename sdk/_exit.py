@@ -15,7 +15,7 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from trainwire import semconv
-from trainwire._run import live_runs
+from trainwire._registry import live_runs
 
 __all__ = ["install"]
 

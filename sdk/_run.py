@@ -7,11 +7,8 @@ strictly increasing within the run, so ``(run, time)`` identifies one call.
 
 from __future__ import annotations
 
-import atexit
-import concurrent.futures.thread  # noqa: F401 - see _finish_live_runs
 import json
 import logging
-import os
 import threading
 import time
 import traceback
@@ -20,9 +17,10 @@ from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any
 
-from trainwire import semconv
+from trainwire import _registry, semconv
 from trainwire._artifact_methods import ArtifactMethods
 from trainwire._familiar import FamiliarNames
+from trainwire._instruments import Instruments
 from trainwire.anyvalue import attributes_to_dict
 from trainwire.errors import InvalidValueError, RunFinishedError
 from trainwire.records import EventRecord, HistogramRecord, MetricRecord, new_uid
@@ -32,13 +30,12 @@ from trainwire.values import as_step, check_metrics
 __all__ = ["Run"]
 
 logger = logging.getLogger("trainwire")
-_live_runs: set[Run] = set()  # unfinished runs, finished at interpreter exit
 _EVERY_RANK_EVENTS = frozenset({semconv.EVENT_ALERT, semconv.EVENT_ARTIFACT})
 """What ranks other than 0 still send (besides start, end and heartbeats)."""
 _FINISH_STATUSES = (semconv.STATUS_COMPLETED, semconv.STATUS_FAILED, semconv.STATUS_KILLED)
 
 
-class Run(FamiliarNames, ArtifactMethods):
+class Run(FamiliarNames, ArtifactMethods, Instruments):
     """One tracked run. Create it with :func:`trainwire.init`; use it as a context manager."""
 
     def __init__(
@@ -76,7 +73,7 @@ class Run(FamiliarNames, ArtifactMethods):
         self._start_ns = time.time_ns()
         self._finished = False
         self._forked = False
-        _live_runs.add(self)
+        _registry.add(self)
 
     @property
     def id(self) -> str:
@@ -219,21 +216,6 @@ class Run(FamiliarNames, ArtifactMethods):
         """
         self._end(status or semconv.STATUS_COMPLETED, None, timeout_s)
 
-    def meter_provider(self, *, export_interval_s: float = 10.0) -> Any:
-        """An OpenTelemetry ``MeterProvider`` whose meters land in this run.
-
-        Counters, histograms and gauges made from it carry the run's resource and travel
-        with the run's own data (spooled, retried). Needs ``trainwire[otel]``. The same
-        provider is returned on every call; ``finish()`` flushes and shuts it down.
-        """
-        if self._meter_provider is None:
-            from trainwire.otel import make_meter_provider
-
-            self._meter_provider = make_meter_provider(
-                self._resource_attributes, self._sender.put, export_interval_s=export_interval_s
-            )
-        return self._meter_provider
-
     def flush(self, timeout_s: float | None = None) -> bool:
         """Wait until everything logged so far is delivered; False if ``timeout_s`` passed first."""
         if self._finished:
@@ -264,26 +246,6 @@ class Run(FamiliarNames, ArtifactMethods):
             f"<trainwire.Run id={self._id!r} name={self._name!r} experiment={self._experiment!r}>"
         )
 
-    def _sample_system(self, interval_s: float) -> None:
-        """Record process and host metrics every ``interval_s`` (init's system_metrics)."""
-        from trainwire._system import SystemSampler
-
-        sampler = SystemSampler(self._sender.resource, self._sender.put, interval_s=interval_s)
-        if sampler.start():
-            self._system = sampler
-
-    def _capture_console(self) -> None:
-        """Send what the script prints as ``ml.console`` events (init's capture_console)."""
-        from trainwire._console import ConsoleCapture
-
-        def emit(stream: str, line: str) -> None:
-            if not self._finished and not self._forked and self._logs_scalars:
-                attributes = {semconv.LOG_IOSTREAM: stream}
-                self._event(semconv.EVENT_CONSOLE, line, attributes)
-
-        self._console = ConsoleCapture(emit)
-        self._console.install()
-
     def _heartbeat_record(self) -> EventRecord:
         """The periodic liveness event: the sender thread calls this every heartbeat interval."""
         with self._lock:
@@ -302,18 +264,14 @@ class Run(FamiliarNames, ArtifactMethods):
             raise InvalidValueError(
                 f"status must be one of {', '.join(_FINISH_STATUSES)}, got {status!r}"
             )
-        if self._meter_provider is not None and not self._finished and not self._forked:
-            self._meter_provider.shutdown()  # its last export joins the run's data
-        if self._console is not None and not self._finished and not self._forked:
-            self._console.uninstall()
-        if self._system is not None and not self._finished and not self._forked:
-            self._system.stop()  # its last sample joins the run's data
+        if not self._finished and not self._forked:
+            self._stop_instruments()
         with self._lock:
             if self._finished or self._forked:
                 return
             self._finished = True
             now = self._tick()
-        _live_runs.discard(self)
+        _registry.discard(self)
         timeout = self._finish_timeout_s if timeout_s is None else timeout_s
         deadline = time.monotonic() + timeout
         # Artifacts first: their ml.artifact events must precede ml.run.end.
@@ -375,7 +333,7 @@ class Run(FamiliarNames, ArtifactMethods):
                 f"run {self._id} has finished; start a new one with trainwire.init()"
             )
         if self._forked:
-            _warn_forked_child(self._id)
+            _registry.warn_forked_child(self._id)
             return False
         return True
 
@@ -388,21 +346,6 @@ class Run(FamiliarNames, ArtifactMethods):
         # thread that no longer exists: the child never sends (no double-send) and never waits.
         self._forked = True
         self._lock = threading.Lock()
-
-
-_warned_fork = False
-
-
-def _warn_forked_child(run_id: str) -> None:
-    global _warned_fork
-    if not _warned_fork:
-        _warned_fork = True
-        logger.warning(
-            "trainwire: logging in forked child pid %d is ignored: run %s is sent by its parent"
-            " process (call trainwire.init() in the child for a run of its own)",
-            os.getpid(),
-            run_id,
-        )
 
 
 def _mapping(what: str, value: Any) -> Mapping[str, Any]:
@@ -421,33 +364,3 @@ def _exception_attributes(exc: BaseException) -> dict[str, str]:
             traceback.format_exception(type(exc), exc, exc.__traceback__)
         ),
     }
-
-
-def live_runs() -> list[Run]:
-    """Runs of this process that have not finished."""
-    return list(_live_runs)
-
-
-def _mark_forked_runs() -> None:
-    for run in list(_live_runs):
-        run._after_fork_in_child()
-
-
-def _finish_live_runs() -> None:
-    for run in list(_live_runs):
-        run._at_exit()
-
-
-# Finish open runs when the main thread ends, *before* concurrent.futures shuts its
-# executors down (the store writes through one): threading's exit hooks run in reverse
-# order of registration, and importing concurrent.futures.thread above registered its hook
-# first. Plain atexit would run too late for that.
-_register = getattr(threading, "_register_atexit", None)
-if _register is not None:
-    _register(_finish_live_runs)
-else:  # pragma: no cover - other Python implementations
-    atexit.register(_finish_live_runs)
-
-
-if hasattr(os, "register_at_fork"):  # DataLoader workers fork
-    os.register_at_fork(after_in_child=_mark_forked_runs)

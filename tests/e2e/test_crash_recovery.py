@@ -12,7 +12,7 @@ from pathlib import Path
 from trainwire.testing import DEFAULT_TEST_CONFIG, CollectorProcess
 
 SENDERS = 4
-BATCHES = 200
+BATCHES = 500
 POINTS = 250
 
 SENDER = """
@@ -74,7 +74,7 @@ def test_sigkill_under_load_then_restart_stores_every_acknowledged_point_once(
     ]
     try:
         for _ in range(2):
-            time.sleep(0.7)
+            time.sleep(0.4)
             collector.kill()
             # The kill must land mid-load, or this test proves nothing.
             assert all(s.poll() is None for s in senders), "senders finished before the kill"
