@@ -145,7 +145,7 @@ def test_collector_reports_exported_points_queue_and_process(tmp_path: Path) -> 
         )
         assert found, collector.output
         port = int(found.group(1))
-        run = trainwire.init(name="scraped", endpoint=collector.endpoint)
+        run = trainwire.init(name="scraped", endpoint=collector.endpoint, system_metrics=False)
         for step in range(10):
             run.log({"loss": 1.0 / (step + 1), "acc": step / 10}, step=step)
         run.finish()
