@@ -6,7 +6,6 @@ sender, so it is spooled and delivered with the run's own data.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from trainwire import semconv
@@ -26,7 +25,7 @@ class Instruments:
     _finished: bool
     _forked: bool
     _logs_scalars: bool
-    _lock: threading.Lock
+    _lock: Any
 
     def _event(self, name: str, body: Any, attributes: Any = None) -> None:
         raise NotImplementedError

@@ -25,7 +25,7 @@ from trainwire.anyvalue import attributes_to_dict
 from trainwire.errors import InvalidValueError, RunFinishedError
 from trainwire.records import EventRecord, HistogramRecord, MetricRecord, new_uid
 from trainwire.sender import Sender
-from trainwire.values import as_step, check_metrics
+from trainwire.values import as_step, check_encodable, check_metrics
 
 __all__ = ["Run"]
 
@@ -56,7 +56,7 @@ class Run(FamiliarNames, ArtifactMethods, Instruments):
         self._config = MappingProxyType(dict(config))
         self._sender = sender
         self._finish_timeout_s = finish_timeout_s
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a SIGTERM handler may end the run mid-log()
         self._last_time = 0
         self._last_log_time = 0
         self._next_step = first_step or 0
@@ -218,8 +218,10 @@ class Run(FamiliarNames, ArtifactMethods, Instruments):
 
     def flush(self, timeout_s: float | None = None) -> bool:
         """Wait until everything logged so far is delivered; False if ``timeout_s`` passed first."""
+        if self._forked:
+            return False  # the child holds no sender; its parent delivers the run
         if self._finished:
-            return True
+            return self._sender.undelivered_requests == 0
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         artifacts = self._flush_artifacts(timeout_s)
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -314,6 +316,8 @@ class Run(FamiliarNames, ArtifactMethods, Instruments):
             return
         if not self._logs_scalars and name not in _EVERY_RANK_EVENTS:
             return
+        if not isinstance(body, str):
+            check_encodable(name, body)  # fail here, not silently on the sender thread
         with self._lock:
             now = self._tick()
         self._sender.put(EventRecord(now, name, body, new_uid(), attributes))
@@ -345,7 +349,7 @@ class Run(FamiliarNames, ArtifactMethods, Instruments):
         # The sender thread did not survive the fork, and the lock may have been held by a
         # thread that no longer exists: the child never sends (no double-send) and never waits.
         self._forked = True
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a SIGTERM handler may end the run mid-log()
 
 
 def _mapping(what: str, value: Any) -> Mapping[str, Any]:

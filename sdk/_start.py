@@ -26,7 +26,7 @@ from trainwire.records import EventRecord, new_uid
 from trainwire.sender import Sender, SenderOptions
 from trainwire.spool import Spool
 from trainwire.transports.base import Transport
-from trainwire.values import as_step
+from trainwire.values import as_step, check_encodable
 
 __all__ = ["init"]
 
@@ -85,6 +85,7 @@ def init(
         ConfigError: a setting is malformed, or ``resume="must"`` finds no run.
     """
     config_map = _config_mapping(config)
+    check_encodable("config", config_map)
     labels = _labels(tags)
     _check_strings(name=name, group=group)
     if not isinstance(experiment, str) or not experiment:

@@ -62,6 +62,7 @@ class SenderOptions:
 class _FlushMarker:
     done: threading.Event = field(default_factory=threading.Event)
     target: Position | None = None
+    delivered: bool = False
 
 
 class Sender:
@@ -97,6 +98,7 @@ class Sender:
         self._spooled_to: Position = spool.acked_position()
         self._wake = threading.Event()
         self._stopping = False
+        self._closed = False
         self._deadline: float | None = None
         self._warned_full = False
         self.sent_requests = 0
@@ -125,10 +127,12 @@ class Sender:
 
     def flush(self, timeout_s: float | None = None) -> bool:
         """Wait until everything queued so far is acknowledged; return False on timeout."""
+        if self._closed:
+            return self.undelivered_requests == 0
         marker = _FlushMarker()
         self._buffer.append(marker)
         self._wake.set()
-        return marker.done.wait(timeout_s)
+        return marker.done.wait(timeout_s) and marker.delivered
 
     def close(self, timeout_s: float) -> bool:
         """Deliver what is queued within ``timeout_s``, then stop; return whether all was sent.
@@ -158,7 +162,17 @@ class Sender:
                 time.sleep(self._options.initial_backoff_s)
             if self._stopping and (self._past_deadline() or not self._has_work()):
                 self._spool_buffer()  # on disk for `trainwire sync`, whatever happens next
+                self._closed = True
+                self._release_markers()
                 return
+
+    def _release_markers(self) -> None:
+        """Answer every flush still waiting: what was not acknowledged by now was not delivered."""
+        self._settle_markers()
+        waiting = self._markers + [r for r in list(self._buffer) if isinstance(r, _FlushMarker)]
+        for marker in waiting:
+            marker.done.set()
+        self._markers = []
 
     def _has_work(self) -> bool:
         return bool(self._buffer) or self._spooled_to > self.spool.acked_position()
@@ -193,22 +207,47 @@ class Sender:
                 is_metric = isinstance(record, (MetricRecord, HistogramRecord))
                 (metrics if is_metric else events).append(record)
                 self._buffer.popleft()
-            if metrics:
-                request = encode_metrics(self._resource, self._scope, metrics)
-                self._spooled_to = self.spool.append(SIGNAL_METRICS, request.SerializeToString())
-                wrote = True
-            if events:
-                logs = encode_events(self._resource, self._scope, events)
-                self._spooled_to = self.spool.append(SIGNAL_LOGS, logs.SerializeToString())
-                wrote = True
+            try:
+                if metrics:
+                    request = encode_metrics(self._resource, self._scope, metrics)
+                    payload = request.SerializeToString()
+                    self._spooled_to = self.spool.append(SIGNAL_METRICS, payload)
+                    wrote = True
+                    metrics = []
+                if events:
+                    logs = self._encode_events(events)
+                    if logs is not None:
+                        self._spooled_to = self.spool.append(SIGNAL_LOGS, logs.SerializeToString())
+                        wrote = True
+            except OSError:
+                # The disk refused (full?): keep the records, in order, and try again later.
+                self._buffer.extendleft(reversed([*metrics, *events]))
+                raise
         if wrote:
             self.spool.sync()
         self._settle_markers()
+
+    def _encode_events(self, events: list[EventRecord]) -> Any:
+        """Encode a batch; if one record cannot be encoded, keep all the others."""
+        try:
+            return encode_events(self._resource, self._scope, events)
+        except (ValueError, RecursionError, TypeError):
+            good = []
+            for record in events:
+                try:
+                    encode_events(self._resource, self._scope, [record])
+                    good.append(record)
+                except (ValueError, RecursionError, TypeError) as exc:
+                    logger.error(
+                        "trainwire: dropped a %s event that cannot be encoded: %s", record.name, exc
+                    )
+            return encode_events(self._resource, self._scope, good) if good else None
 
     def _settle_markers(self) -> None:
         acked = self.spool.acked_position()
         for marker in list(self._markers):
             if marker.target is not None and marker.target <= acked:
+                marker.delivered = True
                 marker.done.set()
                 self._markers.remove(marker)
 

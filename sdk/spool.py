@@ -90,7 +90,11 @@ class Spool:
     def append(self, signal: int, payload: bytes) -> tuple[int, int]:
         """Write one request (not yet fsynced); return its end position."""
         body = bytes([signal]) + payload
-        self._file.write(_HEADER.pack(_MAGIC, len(body), zlib.crc32(body)) + body)
+        try:
+            self._file.write(_HEADER.pack(_MAGIC, len(body), zlib.crc32(body)) + body)
+        except OSError:
+            self._start_fresh_segment()
+            raise
         self._size += _HEADER.size + len(body)
         position = (self._segment, self._size)
         if self._size >= self.segment_bytes:
@@ -99,8 +103,22 @@ class Spool:
 
     def sync(self) -> None:
         """Make every appended request durable (flush and fsync)."""
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError:
+            self._start_fresh_segment()
+            raise
+
+    def _start_fresh_segment(self) -> None:
+        """After a failed write (disk full), never append behind a torn frame: readers stop."""
+        try:
+            self._file.close()
+        except OSError:
+            pass
+        self._segment += 1
+        self._file = open(self._path(self._segment), "ab")  # noqa: SIM115
+        self._size = 0
 
     def _roll(self) -> None:
         self.sync()

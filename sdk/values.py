@@ -13,7 +13,7 @@ from typing import Any
 from trainwire import semconv
 from trainwire.errors import InvalidValueError
 
-__all__ = ["as_step", "check_metrics"]
+__all__ = ["as_step", "check_encodable", "check_metrics"]
 
 _FAST = (float, int)
 _FAST_VALUE_TYPES = frozenset(_FAST)
@@ -80,3 +80,15 @@ def as_step(step: Any) -> int:
     if value < 0:
         raise InvalidValueError(f"step must be 0 or more, got {value}")
     return int(value)
+
+
+def check_encodable(what: str, value: Any) -> None:
+    """Raise InvalidValueError if ``value`` cannot travel as an OTLP AnyValue (too deep)."""
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+    from trainwire.anyvalue import set_any_value
+
+    try:
+        set_any_value(AnyValue(), value)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidValueError(f"{what}: the value cannot be recorded ({exc})") from None

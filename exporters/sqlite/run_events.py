@@ -151,11 +151,13 @@ def _resume(conn: sqlite3.Connection, run_id: str, rank: int, time: int, resume_
     )
     if not isinstance(resume_from, int) or isinstance(resume_from, bool):
         return
+    # Only this rank's own streams: each rank rewinds what it logged, not what others
+    # already logged in the new attempt.
     where = (
         " WHERE step > ? AND time < ? AND series_id IN (SELECT s.id FROM series s"
-        " JOIN resources r ON r.id = s.resource_id WHERE r.run_id = ?)"
+        " JOIN resources r ON r.id = s.resource_id WHERE r.run_id = ? AND coalesce(r.rank, 0) = ?)"
     )
-    args = (resume_from, time, run_id)
+    args = (resume_from, time, run_id, rank)
     conn.execute(
         "INSERT OR IGNORE INTO superseded_points SELECT series_id, time, step, value FROM points"
         + where,
@@ -229,7 +231,13 @@ def _on_metric_spec(
             "INSERT INTO metric_specs VALUES (?,?,?,?,?) ON CONFLICT(run_id, key) DO UPDATE SET"
             " goal = excluded.goal, step_metric = excluded.step_metric, time = excluded.time"
             " WHERE excluded.time >= metric_specs.time",
-            (run_id, str(body["key"]), body.get("goal"), body.get("step_metric"), time),
+            (
+                run_id,
+                str(body["key"]),
+                _text(body.get("goal")),
+                _text(body.get("step_metric")),
+                time,
+            ),
         )
 
 
@@ -249,7 +257,7 @@ def _on_artifact(
                 str(body["name"]),
                 str(body.get("kind") or "file"),
                 str(body["sha256"]),
-                int(body.get("size") or 0),
+                _size(body.get("size")),
                 str(body.get("mime_type") or "application/octet-stream"),
                 time,
             ),
@@ -294,6 +302,20 @@ def _on_end(
 
 _CRASH_GUARD = (semconv.STATUS_CRASHED, semconv.STATUS_RUNNING, semconv.STATUS_CRASHED)
 """A crashed end replaces only a running (or crashed) rank's status."""
+
+
+def _text(value: Any) -> str | None:
+    """Text for a column from a body field of any type (maps and lists as JSON)."""
+    if value is None or isinstance(value, str):
+        return value
+    return canonical_json(value)
+
+
+def _size(value: Any) -> int:
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError, OverflowError):
+        return 0
 
 
 def _settle(conn: sqlite3.Connection, run_id: str) -> None:

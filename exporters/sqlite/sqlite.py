@@ -41,9 +41,12 @@ _WRITTEN = {
 _DATA_ERRORS = (
     OverflowError,
     ValueError,
+    TypeError,
     RecursionError,
     sqlite3.IntegrityError,
     sqlite3.DataError,
+    sqlite3.ProgrammingError,  # e.g. a map bound where a scalar goes
+    sqlite3.InterfaceError,
 )
 
 

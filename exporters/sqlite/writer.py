@@ -138,9 +138,9 @@ class StoreWriter:
 
     def _ensure_run(self, run_id: str, rank: int, attributes: dict[str, Any]) -> None:
         experiment = str(attributes.get(semconv.ML_EXPERIMENT_NAME) or "default")
-        group = attributes.get(semconv.ML_RUN_GROUP)
+        group = _text(attributes.get(semconv.ML_RUN_GROUP))
         world_size = max(1, _int(attributes.get(semconv.ML_RUN_WORLD_SIZE), 1))
-        host = attributes.get(semconv.HOST_NAME)
+        host = _text(attributes.get(semconv.HOST_NAME))
         self._conn.execute(
             "INSERT OR IGNORE INTO runs(run_id, name, experiment, group_name, world_size, host)"
             " VALUES (?,?,?,?,?,?)",
@@ -188,7 +188,7 @@ class StoreWriter:
         if resource_id in self._stepped and resource_id not in self._unstepped:
             return
         self._stepped.add(resource_id)
-        self._unstepped.discard(resource_id)
+        # Stays in _unstepped once a step-less point was stored: later steps may fill others.
         updates = [(s, t, resource_id, semconv.SCOPE_NAME) for t, s in steps.items()]
         for table in ("points", "distributions"):
             self._conn.executemany(
@@ -357,6 +357,13 @@ def _rank(resource: Resource) -> int:
     return 0
 
 
+def _text(value: Any) -> str | None:
+    """A column's text from an attribute of any OTLP type (arrays and maps as JSON)."""
+    if value is None or isinstance(value, str):
+        return value
+    return canonical_json(value)
+
+
 def _int(value: Any, default: Any) -> Any:
     try:
         number = int(value)
@@ -376,8 +383,15 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
-            self._writer._conn.execute("COMMIT")
-            return
+            try:
+                self._writer._conn.execute("COMMIT")
+                return
+            except BaseException:  # a failed COMMIT (disk full, I/O) rolls back too
+                self._forget()
+                raise
+        self._forget()
+
+    def _forget(self) -> None:
         # Cached ids may name rows the rollback removed.
         self._writer._resources.clear()
         self._writer._series.clear()
