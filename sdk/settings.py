@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+from urllib.parse import unquote
 
 from trainwire.errors import ConfigError
 
@@ -18,6 +19,9 @@ __all__ = [
     "DB_PATH",
     "ENDPOINT",
     "HEARTBEAT_INTERVAL",
+    "OTEL_HEADERS",
+    "TOKEN",
+    "request_headers",
     "RUNS_DIR",
     "SYSTEM_METRICS_INTERVAL",
     "OTEL_ENDPOINT",
@@ -93,3 +97,33 @@ def resolve_endpoint(argument: str | None) -> str | None:
     if argument:
         return _parse_endpoint(argument)
     return ENDPOINT.get() or OTEL_ENDPOINT.get()
+
+
+def _parse_headers(raw: str) -> dict[str, str]:
+    headers = {}
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{item.strip()!r} is not key=value")
+        headers[unquote(key.strip())] = unquote(value.strip())
+    return headers
+
+
+OTEL_HEADERS: EnvVar[dict[str, str]] = EnvVar(
+    "OTEL_EXPORTER_OTLP_HEADERS", _parse_headers, {}, "key=value pairs separated by commas"
+)
+TOKEN: EnvVar[str | None] = EnvVar(
+    "TRAINWIRE_TOKEN", _parse_endpoint, None, "a bearer token without spaces"
+)
+
+
+def request_headers() -> dict[str, str]:
+    """Headers every request to a collector carries: ``OTEL_EXPORTER_OTLP_HEADERS``, and
+    ``authorization: Bearer $TRAINWIRE_TOKEN`` when that is set (it wins)."""
+    headers = {k.lower(): v for k, v in OTEL_HEADERS.get().items()}
+    token = TOKEN.get()
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    return headers

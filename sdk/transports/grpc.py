@@ -19,6 +19,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 
+from trainwire import settings
 from trainwire.errors import ConfigError, PermanentExportError, RetryableExportError
 from trainwire.spool import SIGNAL_LOGS, SIGNAL_METRICS
 
@@ -32,6 +33,7 @@ _MIN_BYTES_PER_S = 1024 * 1024
 """Upload deadline: the request timeout plus the blob's size at this (slow) rate."""
 
 # https://github.com/open-telemetry/opentelemetry-specification/blob/main/specification/protocol/otlp.md
+_AUTH_RETRY_S = 10.0
 _RETRYABLE = {
     grpc.StatusCode.CANCELLED,
     grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -61,9 +63,12 @@ def parse_grpc_endpoint(endpoint: str) -> tuple[str, bool]:
 class GrpcTransport:
     """OTLP/gRPC client for the metrics and logs services."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, *, headers: Mapping[str, str] | None = None) -> None:
         target, secure = parse_grpc_endpoint(endpoint)
         self.target = target
+        # gRPC metadata on every call: TRAINWIRE_TOKEN, OTEL_EXPORTER_OTLP_HEADERS (never logged).
+        chosen = settings.request_headers() if headers is None else headers
+        self._metadata = tuple((k.lower(), v) for k, v in chosen.items())
         self._channel = (
             grpc.secure_channel(target, grpc.ssl_channel_credentials())
             if secure
@@ -127,8 +132,17 @@ class GrpcTransport:
 
     def _call(self, method: Any, request: Any, timeout_s: float) -> Any:
         try:
-            return method(request, timeout=timeout_s, wait_for_ready=False)
+            return method(request, timeout=timeout_s, wait_for_ready=False, metadata=self._metadata)
         except grpc.RpcError as exc:
+            code = exc.code() if isinstance(exc, grpc.Call) else None
+            if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+                # Keep the data (spooled) rather than drop it: a fixed token, or
+                # `trainwire sync`, delivers it later.
+                raise RetryableExportError(
+                    f"collector at {self.target} refused the credentials ({code.name}); set"
+                    " TRAINWIRE_TOKEN or OTEL_EXPORTER_OTLP_HEADERS",
+                    retry_after_s=_AUTH_RETRY_S,
+                ) from None
             raise classify_rpc_error(exc, self.target) from None
 
     def upload_blob(
@@ -180,7 +194,10 @@ class GrpcTransport:
                     yield artifact_pb2.UploadChunk(data=data).SerializeToString()
 
         response = self._artifact_call("Upload", artifact_pb2.UploadResponse, stream=True)(
-            chunks(), timeout=timeout_s + size / _MIN_BYTES_PER_S, wait_for_ready=False
+            chunks(),
+            timeout=timeout_s + size / _MIN_BYTES_PER_S,
+            wait_for_ready=False,
+            metadata=self._metadata,
         )
         if not response.committed:
             raise RetryableExportError(
@@ -200,7 +217,11 @@ class GrpcTransport:
             response_deserializer=artifact_pb2.StatResponse.FromString,
         )
         try:
-            call(artifact_pb2.StatRequest(sha256="0" * 64).SerializeToString(), timeout=timeout_s)
+            call(
+                artifact_pb2.StatRequest(sha256="0" * 64).SerializeToString(),
+                timeout=timeout_s,
+                metadata=self._metadata,
+            )
         except grpc.RpcError as exc:
             code = exc.code() if isinstance(exc, grpc.Call) else None
             if code == grpc.StatusCode.UNIMPLEMENTED:
@@ -221,7 +242,7 @@ class GrpcTransport:
 
         def invoke(request: Any, **kwargs: Any) -> Any:
             try:
-                return call(request, **kwargs)
+                return call(request, metadata=self._metadata, **kwargs)
             except grpc.RpcError as exc:
                 raise _artifact_error(exc, self.target) from None
 
