@@ -124,7 +124,6 @@ class PersistentQueue:
                 return []
             items: list[QueuedItem] = await self._run(self._take, limit)
             if items:
-                self._taken_up_to = items[-1].seq
                 return items
             self._available.clear()
             await self._available.wait()
@@ -135,7 +134,11 @@ class PersistentQueue:
             "SELECT seq, signal, payload FROM items WHERE seq > ? ORDER BY seq LIMIT ?",
             (self._taken_up_to, limit),
         ).fetchall()
-        return [QueuedItem(seq, signal, bytes(payload)) for seq, signal, payload in rows]
+        items = [QueuedItem(seq, signal, bytes(payload)) for seq, signal, payload in rows]
+        if items:
+            # Set here, on the queue thread, so a _put that runs next never drops them.
+            self._taken_up_to = items[-1].seq
+        return items
 
     async def ack(self, items: list[QueuedItem]) -> None:
         """Remove delivered (or given-up) items for good."""

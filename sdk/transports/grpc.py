@@ -197,7 +197,6 @@ class GrpcTransport:
             chunks(),
             timeout=timeout_s + size / _MIN_BYTES_PER_S,
             wait_for_ready=False,
-            metadata=self._metadata,
         )
         if not response.committed:
             raise RetryableExportError(
