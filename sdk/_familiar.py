@@ -12,6 +12,7 @@ from typing import Any
 from trainwire import semconv
 from trainwire.errors import InvalidValueError
 from trainwire.histograms import bucketize
+from trainwire.values import as_labels
 
 __all__ = ["FamiliarNames"]
 
@@ -64,11 +65,11 @@ class FamiliarNames:
 
     def add_tags(self, labels: str | Sequence[str]) -> None:
         """Add labels such as ``"baseline"`` to the run."""
-        self._event(semconv.EVENT_RUN_TAGS, {"add": _labels(labels)})
+        self._event(semconv.EVENT_RUN_TAGS, {"add": as_labels(labels)})
 
     def remove_tags(self, labels: str | Sequence[str]) -> None:
         """Remove labels from the run."""
-        self._event(semconv.EVENT_RUN_TAGS, {"remove": _labels(labels)})
+        self._event(semconv.EVENT_RUN_TAGS, {"remove": as_labels(labels)})
 
     def alert(self, title: str, text: str, level: str = "info") -> None:
         """Raise an alert (shown by the store, and posted by the Discord exporter)."""
@@ -88,11 +89,3 @@ class FamiliarNames:
             raise InvalidValueError("define_metric needs a metric name")
         body = {"key": key, "goal": goal, "step_metric": step_metric}
         self._event(semconv.EVENT_RUN_METRIC_SPEC, body)
-
-
-def _labels(labels: str | Sequence[str]) -> list[str]:
-    items = [labels] if isinstance(labels, str) else list(labels)
-    for label in items:
-        if not isinstance(label, str) or not label:
-            raise InvalidValueError(f"tags must be non-empty strings, got {label!r}")
-    return items

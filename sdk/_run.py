@@ -25,7 +25,7 @@ from trainwire.anyvalue import attributes_to_dict
 from trainwire.errors import InvalidValueError, RunFinishedError
 from trainwire.records import EventRecord, HistogramRecord, MetricRecord, new_uid
 from trainwire.sender import Sender
-from trainwire.values import as_step, check_encodable, check_metrics
+from trainwire.values import as_mapping, as_step, check_encodable, check_metrics
 
 __all__ = ["Run"]
 
@@ -196,7 +196,7 @@ class Run(FamiliarNames, ArtifactMethods, Instruments):
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Record parameters (nested mappings allowed; they read back with dotted keys)."""
-        self._event(semconv.EVENT_RUN_PARAMS, dict(_mapping("params", params)))
+        self._event(semconv.EVENT_RUN_PARAMS, as_mapping("params", params))
 
     def set_tag(self, key: str, value: Any) -> None:
         """Set a key/value tag on the run."""
@@ -206,7 +206,7 @@ class Run(FamiliarNames, ArtifactMethods, Instruments):
 
     def summary(self, values: Mapping[str, Any]) -> None:
         """Record final values (the best accuracy, the test score, ...)."""
-        self._event(semconv.EVENT_RUN_SUMMARY, dict(_mapping("summary", values)))
+        self._event(semconv.EVENT_RUN_SUMMARY, as_mapping("summary", values))
 
     def finish(self, status: str | None = None, *, timeout_s: float | None = None) -> None:
         """End the run and wait (at most ``timeout_s``) for its data to be delivered.
@@ -350,14 +350,6 @@ class Run(FamiliarNames, ArtifactMethods, Instruments):
         # thread that no longer exists: the child never sends (no double-send) and never waits.
         self._forked = True
         self._lock = threading.RLock()  # a SIGTERM handler may end the run mid-log()
-
-
-def _mapping(what: str, value: Any) -> Mapping[str, Any]:
-    if hasattr(value, "__dict__") and not isinstance(value, Mapping):
-        value = vars(value)  # argparse.Namespace and similar
-    if not isinstance(value, Mapping):
-        raise InvalidValueError(f"{what} must be a dict, got {type(value).__name__}")
-    return value
 
 
 def _exception_attributes(exc: BaseException) -> dict[str, str]:

@@ -26,7 +26,7 @@ from trainwire.records import EventRecord, new_uid
 from trainwire.sender import Sender, SenderOptions
 from trainwire.spool import Spool
 from trainwire.transports.base import Transport
-from trainwire.values import as_step, check_encodable
+from trainwire.values import as_labels, as_mapping, as_step, check_encodable
 
 __all__ = ["init"]
 
@@ -84,9 +84,9 @@ def init(
         InvalidValueError: an argument has the wrong type.
         ConfigError: a setting is malformed, or ``resume="must"`` finds no run.
     """
-    config_map = _config_mapping(config)
+    config_map = {} if config is None else as_mapping("config", config)
     check_encodable("config", config_map)
-    labels = _labels(tags)
+    labels = as_labels(tags)
     _check_strings(name=name, group=group)
     if not isinstance(experiment, str) or not experiment:
         raise InvalidValueError(f"experiment must be a non-empty string, got {experiment!r}")
@@ -264,25 +264,3 @@ def _resource(
     if group:
         attributes[semconv.ML_RUN_GROUP] = group
     return Resource(attributes=to_attributes(attributes))
-
-
-def _config_mapping(config: Any) -> dict[str, Any]:
-    if config is None:
-        return {}
-    if not isinstance(config, Mapping) and hasattr(config, "__dict__"):
-        config = vars(config)  # argparse.Namespace and similar
-    if not isinstance(config, Mapping):
-        raise InvalidValueError(f"config must be a dict, got {type(config).__name__}")
-    return {str(k): v for k, v in config.items()}
-
-
-def _labels(tags: Sequence[str] | str | None) -> list[str]:
-    if tags is None:
-        return []
-    if isinstance(tags, str):
-        return [tags]
-    labels = list(tags)
-    for label in labels:
-        if not isinstance(label, str) or not label:
-            raise InvalidValueError(f"tags must be non-empty strings, got {label!r}")
-    return labels

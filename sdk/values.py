@@ -7,13 +7,13 @@ Anything else gets an error naming the key.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from trainwire import semconv
 from trainwire.errors import InvalidValueError
 
-__all__ = ["as_step", "check_encodable", "check_metrics"]
+__all__ = ["as_labels", "as_mapping", "as_step", "check_encodable", "check_metrics"]
 
 _FAST = (float, int)
 _FAST_VALUE_TYPES = frozenset(_FAST)
@@ -92,3 +92,23 @@ def check_encodable(what: str, value: Any) -> None:
         set_any_value(AnyValue(), value)
     except (ValueError, RecursionError) as exc:
         raise InvalidValueError(f"{what}: the value cannot be recorded ({exc})") from None
+
+
+def as_mapping(what: str, value: Any) -> dict[str, Any]:
+    """A private dict of ``value`` (a mapping, or an argparse Namespace and the like)."""
+    if hasattr(value, "__dict__") and not isinstance(value, Mapping):
+        value = vars(value)
+    if not isinstance(value, Mapping):
+        raise InvalidValueError(f"{what} must be a dict, got {type(value).__name__}")
+    return {str(k): v for k, v in value.items()}
+
+
+def as_labels(labels: str | Sequence[str] | None) -> list[str]:
+    """Labels given as one string or a list of them, each a non-empty string."""
+    if labels is None:
+        return []
+    items = [labels] if isinstance(labels, str) else list(labels)
+    for label in items:
+        if not isinstance(label, str) or not label:
+            raise InvalidValueError(f"tags must be non-empty strings, got {label!r}")
+    return items
