@@ -6,12 +6,19 @@ import hashlib
 import json
 from typing import Any
 
-__all__ = ["canonical_json", "digest"]
+__all__ = ["canonical_json", "column_text", "digest"]
 
 
 def canonical_json(value: Any) -> str:
     """Return JSON with sorted keys and no spaces; bytes and odd types become strings."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_fallback)
+
+
+def column_text(value: Any) -> str | None:
+    """Text for a TEXT column from a value of any OTLP type (maps and arrays as JSON)."""
+    if value is None or isinstance(value, str):
+        return value
+    return canonical_json(value)
 
 
 def digest(*parts: str | bytes) -> str:

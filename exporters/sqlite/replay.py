@@ -24,11 +24,10 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from trainwire import semconv
 from trainwire.anyvalue import set_any_value, to_attributes
 from trainwire.exporters.sqlite.schema import connect
+from trainwire.spool import SIGNAL_LOGS, SIGNAL_METRICS
 
 __all__ = ["SIGNAL_LOGS", "SIGNAL_METRICS", "replay_run", "run_ids"]
 
-SIGNAL_METRICS = 1  # as in trainwire.spool
-SIGNAL_LOGS = 2
 _POINTS_PER_REQUEST = 20_000
 _EVENTS_PER_REQUEST = 2_000
 

@@ -15,7 +15,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from trainwire import semconv
 from trainwire.anyvalue import attributes_to_dict, from_any_value
-from trainwire.exporters.sqlite.identity import canonical_json, digest
+from trainwire.exporters.sqlite.identity import canonical_json, column_text, digest
 
 __all__ = ["apply_event", "event_name", "event_row", "flatten"]
 
@@ -234,8 +234,8 @@ def _on_metric_spec(
             (
                 run_id,
                 str(body["key"]),
-                _text(body.get("goal")),
-                _text(body.get("step_metric")),
+                column_text(body.get("goal")),
+                column_text(body.get("step_metric")),
                 time,
             ),
         )
@@ -302,13 +302,6 @@ def _on_end(
 
 _CRASH_GUARD = (semconv.STATUS_CRASHED, semconv.STATUS_RUNNING, semconv.STATUS_CRASHED)
 """A crashed end replaces only a running (or crashed) rank's status."""
-
-
-def _text(value: Any) -> str | None:
-    """Text for a column from a body field of any type (maps and lists as JSON)."""
-    if value is None or isinstance(value, str):
-        return value
-    return canonical_json(value)
 
 
 def _size(value: Any) -> int:

@@ -26,7 +26,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from trainwire import semconv
 from trainwire.anyvalue import attributes_to_dict
 from trainwire.exporters.sqlite.distributions import distribution_rows
-from trainwire.exporters.sqlite.identity import canonical_json, digest
+from trainwire.exporters.sqlite.identity import canonical_json, column_text, digest
 from trainwire.exporters.sqlite.run_events import apply_event, event_row
 
 __all__ = ["StoreWriter"]
@@ -138,9 +138,9 @@ class StoreWriter:
 
     def _ensure_run(self, run_id: str, rank: int, attributes: dict[str, Any]) -> None:
         experiment = str(attributes.get(semconv.ML_EXPERIMENT_NAME) or "default")
-        group = _text(attributes.get(semconv.ML_RUN_GROUP))
+        group = column_text(attributes.get(semconv.ML_RUN_GROUP))
         world_size = max(1, _int(attributes.get(semconv.ML_RUN_WORLD_SIZE), 1))
-        host = _text(attributes.get(semconv.HOST_NAME))
+        host = column_text(attributes.get(semconv.HOST_NAME))
         self._conn.execute(
             "INSERT OR IGNORE INTO runs(run_id, name, experiment, group_name, world_size, host)"
             " VALUES (?,?,?,?,?,?)",
@@ -355,13 +355,6 @@ def _rank(resource: Resource) -> int:
         if kv.key == semconv.ML_RUN_RANK:
             return int(_int(kv.value.int_value or kv.value.string_value, 0))
     return 0
-
-
-def _text(value: Any) -> str | None:
-    """A column's text from an attribute of any OTLP type (arrays and maps as JSON)."""
-    if value is None or isinstance(value, str):
-        return value
-    return canonical_json(value)
 
 
 def _int(value: Any, default: Any) -> Any:
