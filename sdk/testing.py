@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["DEFAULT_TEST_CONFIG", "CollectorProcess", "wait_for"]
+__all__ = ["DEFAULT_TEST_CONFIG", "CollectorProcess", "clean_environment", "free_port", "wait_for"]
 
 DEFAULT_TEST_CONFIG = """\
 receivers:
@@ -175,3 +176,16 @@ def wait_for(condition: object, timeout_s: float = 10.0, interval_s: float = 0.0
         if time.monotonic() >= end:
             return False
         time.sleep(interval_s)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (for a fixed-port restart)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_environment(*more_prefixes: str) -> dict[str, str]:
+    """``os.environ`` without trainwire's and OpenTelemetry's settings, for a child process."""
+    prefixes = ("TRAINWIRE_", "OTEL_", *more_prefixes)
+    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from trainwire.testing import DEFAULT_TEST_CONFIG, CollectorProcess
+from trainwire.testing import DEFAULT_TEST_CONFIG, CollectorProcess, free_port
 
 SENDERS = 4
 BATCHES = 500
@@ -47,17 +46,11 @@ print(total)
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_sigkill_under_load_then_restart_stores_every_acknowledged_point_once(
     tmp_path: Path,
 ) -> None:
     """Four concurrent senders, the collector SIGKILLed twice and restarted: the store holds every point exactly once."""
-    port = _free_port()
+    port = free_port()
     config = DEFAULT_TEST_CONFIG.replace("127.0.0.1:0", f"127.0.0.1:{port}")
     collector = CollectorProcess(tmp_path / "collector", config=config)
     collector.start()

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from trainwire.exporters.sqlite import StoreReader
-from trainwire.testing import DEFAULT_TEST_CONFIG, CollectorProcess
+from trainwire.testing import DEFAULT_TEST_CONFIG, CollectorProcess, clean_environment, free_port
 
 STEPS = 10_000  # × 5 metrics = 50,000 points
 
@@ -26,20 +24,14 @@ run.finish(timeout_s=120)
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_collector_killed_while_a_script_logs_50k_points(tmp_path: Path) -> None:
     """A collector SIGKILLed while the SDK logs 50,000 points, then restarted, ends with each point stored once and the run completed."""
-    port = _free_port()
+    port = free_port()
     config = DEFAULT_TEST_CONFIG.replace("127.0.0.1:0", f"127.0.0.1:{port}")
     collector = CollectorProcess(tmp_path / "c", config=config).start()
     script = tmp_path / "train.py"
     script.write_text(SCRIPT)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRAINWIRE_", "OTEL_"))}
+    env = clean_environment()
     proc = subprocess.Popen(
         [sys.executable, str(script), f"127.0.0.1:{port}"],
         cwd=tmp_path,

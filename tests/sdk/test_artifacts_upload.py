@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -15,15 +14,9 @@ from click.testing import CliRunner
 import trainwire
 from trainwire.cli import main
 from trainwire.proto import artifact_pb2, artifact_pb2_grpc
-from trainwire.testing import DEFAULT_TEST_CONFIG, CollectorProcess, wait_for
+from trainwire.testing import DEFAULT_TEST_CONFIG, CollectorProcess, free_port, wait_for
 
 MIB = 1024 * 1024
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _stub(
@@ -144,7 +137,7 @@ def test_finish_with_the_collector_unreachable_keeps_the_artifact_for_sync(
     tmp_path: Path,
 ) -> None:
     """finish() returns within its timeout with the collector down; `trainwire sync` uploads the artifact later."""
-    port = _free_port()
+    port = free_port()
     data = os.urandom(MIB + 1)
     (tmp_path / "best.pt").write_bytes(data)
     run = trainwire.init(endpoint=f"127.0.0.1:{port}")

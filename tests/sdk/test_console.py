@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
+from trainwire.testing import clean_environment
 
 
 def test_printed_lines_reach_the_terminal_and_the_store(tmp_path: Path) -> None:
@@ -22,7 +23,7 @@ def test_printed_lines_reach_the_terminal_and_the_store(tmp_path: Path) -> None:
         "run.finish()\n"
         "print('after finish')\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRAINWIRE_", "OTEL_"))}
+    env = clean_environment()
     result = subprocess.run(
         [sys.executable, str(script)],
         cwd=tmp_path,
@@ -52,7 +53,7 @@ def test_console_capture_can_be_turned_off(tmp_path: Path) -> None:
     script.write_text(
         "import trainwire\nrun = trainwire.init(capture_console=False)\nprint('x')\nrun.finish()\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRAINWIRE_", "OTEL_"))}
+    env = clean_environment()
     subprocess.run(
         [sys.executable, str(script)],
         cwd=tmp_path,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import time
 from pathlib import Path
 
@@ -11,18 +10,12 @@ import pytest
 
 import trainwire
 from trainwire.exporters.sqlite import StoreReader
-from trainwire.testing import DEFAULT_TEST_CONFIG, CollectorProcess
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from trainwire.testing import DEFAULT_TEST_CONFIG, CollectorProcess, free_port
 
 
 def test_data_logged_before_the_collector_starts_is_delivered(tmp_path: Path) -> None:
     """Points logged while the collector is down are retried and stored once it comes up."""
-    port = _free_port()
+    port = free_port()
     config = DEFAULT_TEST_CONFIG.replace("127.0.0.1:0", f"127.0.0.1:{port}")
     run = trainwire.init(name="early", endpoint=f"127.0.0.1:{port}")
     for step in range(200):
@@ -40,7 +33,7 @@ def test_finish_with_no_collector_returns_within_its_timeout(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """finish() against an unreachable collector gives up after timeout_s and says what was lost."""
-    run = trainwire.init(endpoint=f"127.0.0.1:{_free_port()}")
+    run = trainwire.init(endpoint=f"127.0.0.1:{free_port()}")
     run.log({"x": 1.0})
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="trainwire"):

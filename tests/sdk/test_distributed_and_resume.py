@@ -13,7 +13,7 @@ import pytest
 
 import trainwire
 from trainwire.exporters.sqlite import StoreReader
-from trainwire.testing import CollectorProcess
+from trainwire.testing import CollectorProcess, clean_environment
 
 RANK_SCRIPT = """
 import sys, trainwire
@@ -26,11 +26,7 @@ print(run.id)
 
 
 def _rank_env(rank: int, world: int, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TRAINWIRE_", "OTEL_", "RANK", "WORLD_SIZE", "SLURM_", "TORCHELASTIC"))
-    }
+    env = clean_environment("RANK", "WORLD_SIZE", "SLURM_", "TORCHELASTIC")
     env.update({"RANK": str(rank), "WORLD_SIZE": str(world), **extra})
     return env
 
@@ -159,7 +155,7 @@ def test_start_records_git_packages_and_command_line(tmp_path: Path) -> None:
     subprocess.run(["git", "add", "."], cwd=repo, check=True)
     subprocess.run(["git", "commit", "-qm", "x"], cwd=repo, check=True)
     (repo / "train.py").write_text((repo / "train.py").read_text() + "# edited\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRAINWIRE_", "OTEL_"))}
+    env = clean_environment()
     result = subprocess.run(
         [sys.executable, "train.py", "--lr", "3"],
         cwd=repo,

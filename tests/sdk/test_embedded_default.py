@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 
 import trainwire
 from trainwire.exporters.sqlite import StoreReader
+from trainwire.testing import clean_environment
 
 
 def test_script_with_no_configuration_writes_trainwire_db(tmp_path: Path) -> None:
@@ -24,7 +24,7 @@ def test_script_with_no_configuration_writes_trainwire_db(tmp_path: Path) -> Non
         "trainwire.finish()\n"
         "print(run.id)\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRAINWIRE_", "OTEL_"))}
+    env = clean_environment()
     result = subprocess.run(
         [sys.executable, str(script)],
         cwd=tmp_path,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -12,12 +11,13 @@ import time
 from pathlib import Path
 
 from trainwire.exporters.sqlite import StoreReader
+from trainwire.testing import clean_environment
 
 
 def _script(tmp_path: Path, body: str) -> subprocess.Popen[str]:
     path = tmp_path / "train.py"
     path.write_text(body)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRAINWIRE_", "OTEL_"))}
+    env = clean_environment()
     env["TRAINWIRE_HEARTBEAT_INTERVAL"] = "0.2"
     return subprocess.Popen(
         [sys.executable, str(path)],

@@ -14,13 +14,14 @@ import pytest
 import trainwire
 from trainwire.exporters.sqlite import StoreReader
 from trainwire.spool import SIGNAL_METRICS, Spool
+from trainwire.testing import clean_environment
 
 LOOP = "import trainwire\nrun = trainwire.init()\nprint(run.id, flush=True)\nwhile True:\n    run.log({'x': 1.0})\n"
 
 
 def test_sigterm_in_the_middle_of_log_calls_never_hangs(tmp_path: Path) -> None:
     """A script in a tight log() loop, sent SIGTERM, always exits promptly with the run killed."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRAINWIRE_", "OTEL_"))}
+    env = clean_environment()
     for attempt in range(5):
         workdir = tmp_path / str(attempt)
         workdir.mkdir()

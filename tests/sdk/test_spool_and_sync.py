@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import trainwire
 from trainwire.cli import main
 from trainwire.exporters.sqlite import StoreReader
 from trainwire.spool import SIGNAL_LOGS, SIGNAL_METRICS, Spool
-from trainwire.testing import CollectorProcess
+from trainwire.testing import CollectorProcess, clean_environment
 
 
 def test_spool_keeps_unacknowledged_requests_across_reopen(tmp_path: Path) -> None:
@@ -81,7 +80,7 @@ def test_killed_script_then_sync_stores_everything_and_ends_crashed(
         "print('logged', flush=True)\n"
         "time.sleep(60)\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRAINWIRE_", "OTEL_"))}
+    env = clean_environment()
     proc = subprocess.Popen(
         [sys.executable, str(script), "127.0.0.1:1"],
         cwd=tmp_path,
