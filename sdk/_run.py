@@ -139,6 +139,7 @@ class Run(FamiliarNames, ArtifactMethods, Instruments):
                 return
         if not self._logs_scalars:
             return
+        # _claim(), inlined: the call alone costs ≈ 0.2 µs of the ≈ 1.7 µs a log() takes.
         lock = self._lock
         lock.acquire()
         try:
@@ -161,6 +162,19 @@ class Run(FamiliarNames, ArtifactMethods, Instruments):
             self._sender.put(record)  # waits for room, and says so once
         else:
             buffer.append(record)
+
+    def _claim(self, step: int | None) -> tuple[int, int]:
+        """The time and step of one log()/log_histogram() call (default: the next step)."""
+        with self._lock:
+            if step is None:
+                step = self._next_step
+            elif step < self._highest_step and not self._warned_step:
+                self._warn_lower_step(step)
+            self._next_step = step + 1
+            if step > self._highest_step:
+                self._highest_step = step
+            now = self._last_log_time = self._tick()
+        return now, step
 
     def _warn_lower_step(self, step: int) -> None:
         self._warned_step = True
@@ -186,12 +200,7 @@ class Run(FamiliarNames, ArtifactMethods, Instruments):
             step = as_step(step)
         if not self._check_open() or not self._logs_scalars:
             return
-        with self._lock:
-            if step is None:
-                step = self._next_step
-            self._next_step = step + 1
-            self._highest_step = max(self._highest_step, step)
-            now = self._last_log_time = self._tick()
+        now, step = self._claim(step)
         self._sender.put(HistogramRecord(now, step, key, bounds, counts, total, low, high))
 
     def log_params(self, params: Mapping[str, Any]) -> None:
