@@ -65,7 +65,7 @@ class TelemetryMetricsConfig:
         if not self.address:
             return []
         # Imported on use, so that importing this module does not import the receiver package.
-        from trainwire.collector.receivers.otlp.config import parse_endpoint
+        from trainwire.collector.endpoint import parse_endpoint
 
         try:
             parse_endpoint(self.address)

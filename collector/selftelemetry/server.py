@@ -6,7 +6,7 @@ import logging
 import threading
 from typing import Any
 
-from trainwire.collector.receivers.otlp.config import parse_endpoint
+from trainwire.collector.endpoint import parse_endpoint
 from trainwire.collector.selftelemetry.process import ProcessStats
 from trainwire.collector.telemetry import Telemetry
 from trainwire.errors import ConfigError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from trainwire.collector.receivers.otlp.config import parse_endpoint
+from trainwire.collector.endpoint import parse_endpoint
 
 __all__ = ["HealthCheckConfig"]
 

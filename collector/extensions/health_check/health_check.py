@@ -17,8 +17,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from trainwire.collector.component import ComponentID, Host
+from trainwire.collector.endpoint import parse_endpoint
 from trainwire.collector.extensions.health_check.config import HealthCheckConfig
-from trainwire.collector.receivers.otlp.config import parse_endpoint
 from trainwire.errors import ConfigError
 
 if TYPE_CHECKING:
