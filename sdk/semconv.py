@@ -50,6 +50,56 @@ __all__ = [
     "STATUS_RUNNING",
     "TERMINAL_STATUSES",
     "service_instance_id",
+    "CPU_LOGICAL_NUMBER",
+    "DISK_IO_DIRECTION",
+    "ERROR_TYPE",
+    "HW_ENERGY",
+    "HW_ERRORS",
+    "HW_GPU_IO",
+    "HW_GPU_MEMORY_LIMIT",
+    "HW_GPU_MEMORY_USAGE",
+    "HW_GPU_MEMORY_UTILIZATION",
+    "HW_GPU_TASK",
+    "HW_GPU_UTILIZATION",
+    "HW_ID",
+    "HW_NAME",
+    "HW_POWER",
+    "HW_TEMPERATURE",
+    "HW_TYPE",
+    "HW_VENDOR",
+    "NETWORK_INTERFACE_NAME",
+    "NETWORK_IO_DIRECTION",
+    "NVML_GPU_CLOCK_FREQUENCY",
+    "NVML_GPU_CLOCK_TYPE",
+    "NVML_GPU_FAN_SPEED",
+    "NVML_GPU_POWER_LIMIT",
+    "NVML_GPU_PROCESS_MEMORY_USAGE",
+    "NVML_GPU_THROTTLE_ACTIVE",
+    "NVML_GPU_THROTTLE_REASON",
+    "PROCESS_CPU_UTILIZATION",
+    "PROCESS_MEMORY_USAGE",
+    "PROCESS_THREAD_COUNT",
+    "SCOPE_HOSTMETRICS",
+    "SCOPE_NVML",
+    "SYSTEM_CPU_LOAD_AVERAGE_15M",
+    "SYSTEM_CPU_LOAD_AVERAGE_1M",
+    "SYSTEM_CPU_LOAD_AVERAGE_5M",
+    "SYSTEM_CPU_UTILIZATION",
+    "SYSTEM_DEVICE",
+    "SYSTEM_DISK_IO",
+    "SYSTEM_FILESYSTEM_MOUNTPOINT",
+    "SYSTEM_FILESYSTEM_STATE",
+    "SYSTEM_FILESYSTEM_TYPE",
+    "SYSTEM_FILESYSTEM_USAGE",
+    "SYSTEM_FILESYSTEM_UTILIZATION",
+    "SYSTEM_MEMORY_LIMIT",
+    "SYSTEM_MEMORY_STATE",
+    "SYSTEM_MEMORY_USAGE",
+    "SYSTEM_MEMORY_UTILIZATION",
+    "SYSTEM_NETWORK_IO",
+    "SYSTEM_PAGING_STATE",
+    "SYSTEM_PAGING_USAGE",
+    "SYSTEM_PAGING_UTILIZATION",
 ]
 
 # --- Resource attributes: the run (immutable for the run's lifetime) ---------------
@@ -126,3 +176,107 @@ RUN_STATUSES: Final = (STATUS_RUNNING, *TERMINAL_STATUSES)
 def service_instance_id(run_id: str, rank: int) -> str:
     """Return the ``service.instance.id`` of one rank of a run."""
     return f"{run_id}/{rank}"
+
+
+# --- Hardware and host telemetry (the nvml and hostmetrics receivers) -----------------
+# OpenTelemetry semantic-convention names wherever one exists (hardware/gpu.md,
+# system/system-metrics.md, system/process-metrics.md); our own ``nvml.gpu.*`` names for
+# what NVML reports and OTel does not name. The SDK's system metrics
+# (``init(system_metrics=True)``, scope ``trainwire.system``) use the same names.
+SCOPE_NVML: Final = "trainwire.nvml"
+"""Instrumentation scope of the nvml receiver's points."""
+SCOPE_HOSTMETRICS: Final = "trainwire.hostmetrics"
+"""Instrumentation scope of the hostmetrics receiver's points."""
+
+# Attributes of hardware components.
+HW_ID: Final = "hw.id"
+"""The GPU's UUID (``GPU-…``): stable across reboots, unlike its index."""
+HW_NAME: Final = "hw.name"
+HW_VENDOR: Final = "hw.vendor"
+HW_TYPE: Final = "hw.type"
+"""``gpu`` on the generic ``hw.*`` metrics (temperature, power, errors)."""
+HW_GPU_TASK: Final = "hw.gpu.task"
+"""``general``, ``encoder`` or ``decoder`` on ``hw.gpu.utilization``."""
+ERROR_TYPE: Final = "error.type"
+"""``corrected`` or ``uncorrected`` on ``hw.errors`` (ECC errors)."""
+NETWORK_IO_DIRECTION: Final = "network.io.direction"
+"""``receive`` or ``transmit``."""
+
+# GPU metrics, OpenTelemetry names.
+HW_GPU_UTILIZATION: Final = "hw.gpu.utilization"
+"""Gauge, unit ``1`` (0..1), per ``hw.gpu.task``."""
+HW_GPU_MEMORY_USAGE: Final = "hw.gpu.memory.usage"
+"""Gauge, ``By``: memory in use."""
+HW_GPU_MEMORY_LIMIT: Final = "hw.gpu.memory.limit"
+"""Gauge, ``By``: total memory."""
+HW_GPU_MEMORY_UTILIZATION: Final = "hw.gpu.memory.utilization"
+"""Gauge, ``1``: usage / limit."""
+HW_GPU_IO: Final = "hw.gpu.io"
+"""Monotonic cumulative sum, ``By``: PCIe traffic per ``network.io.direction``."""
+HW_ERRORS: Final = "hw.errors"
+"""Monotonic cumulative sum, ``{error}``: ECC errors per ``error.type``, ``hw.type=gpu``."""
+HW_TEMPERATURE: Final = "hw.temperature"
+"""Gauge, ``Cel``, ``hw.type=gpu``."""
+HW_POWER: Final = "hw.power"
+"""Gauge, ``W``: power draw, ``hw.type=gpu``."""
+HW_ENERGY: Final = "hw.energy"
+"""Monotonic cumulative sum, ``J``: energy used since the driver loaded, ``hw.type=gpu``."""
+
+# GPU metrics OpenTelemetry does not name: ours, under ``nvml.gpu``.
+NVML_GPU_CLOCK_FREQUENCY: Final = "nvml.gpu.clock.frequency"
+"""Gauge, ``Hz``, per ``nvml.gpu.clock.type``."""
+NVML_GPU_CLOCK_TYPE: Final = "nvml.gpu.clock.type"
+"""``sm`` or ``memory``."""
+NVML_GPU_FAN_SPEED: Final = "nvml.gpu.fan.speed"
+"""Gauge, ``1`` (0..1 of the fan's maximum); absent on fanless datacenter GPUs."""
+NVML_GPU_POWER_LIMIT: Final = "nvml.gpu.power.limit"
+"""Gauge, ``W``: the enforced power limit."""
+NVML_GPU_THROTTLE_ACTIVE: Final = "nvml.gpu.throttle.active"
+"""Gauge, ``1``: 1 while the ``nvml.gpu.throttle.reason`` holds clocks down, else 0."""
+NVML_GPU_THROTTLE_REASON: Final = "nvml.gpu.throttle.reason"
+"""``gpu_idle``, ``sw_power_cap``, ``hw_slowdown``, ``sw_thermal_slowdown``, ..."""
+NVML_GPU_PROCESS_MEMORY_USAGE: Final = "nvml.gpu.process.memory.usage"
+"""Gauge, ``By``: GPU memory of one process (``process.pid``, the host's pid), with the
+run's ``ml.run.id`` and ``ml.run.rank`` when the process belongs to a known run."""
+
+# Host metrics, OpenTelemetry names.
+CPU_LOGICAL_NUMBER: Final = "cpu.logical_number"
+SYSTEM_DEVICE: Final = "system.device"
+SYSTEM_MEMORY_STATE: Final = "system.memory.state"
+"""``used``, ``free``, ``cached``, ``buffers``."""
+SYSTEM_PAGING_STATE: Final = "system.paging.state"
+"""``used`` or ``free``."""
+SYSTEM_FILESYSTEM_STATE: Final = "system.filesystem.state"
+"""``used`` or ``free``."""
+SYSTEM_FILESYSTEM_MOUNTPOINT: Final = "system.filesystem.mountpoint"
+SYSTEM_FILESYSTEM_TYPE: Final = "system.filesystem.type"
+DISK_IO_DIRECTION: Final = "disk.io.direction"
+"""``read`` or ``write``."""
+NETWORK_INTERFACE_NAME: Final = "network.interface.name"
+
+SYSTEM_CPU_UTILIZATION: Final = "system.cpu.utilization"
+"""Gauge, ``1``: busy share of all CPUs; per core with ``cpu.logical_number``."""
+SYSTEM_CPU_LOAD_AVERAGE_1M: Final = "system.cpu.load_average.1m"
+SYSTEM_CPU_LOAD_AVERAGE_5M: Final = "system.cpu.load_average.5m"
+SYSTEM_CPU_LOAD_AVERAGE_15M: Final = "system.cpu.load_average.15m"
+SYSTEM_MEMORY_USAGE: Final = "system.memory.usage"
+"""Gauge, ``By``, per ``system.memory.state``."""
+SYSTEM_MEMORY_LIMIT: Final = "system.memory.limit"
+"""Gauge, ``By``: total memory."""
+SYSTEM_MEMORY_UTILIZATION: Final = "system.memory.utilization"
+"""Gauge, ``1``, per ``system.memory.state`` (the SDK's carries no state: it means used)."""
+SYSTEM_PAGING_USAGE: Final = "system.paging.usage"
+"""Gauge, ``By``: swap, per ``system.paging.state``."""
+SYSTEM_PAGING_UTILIZATION: Final = "system.paging.utilization"
+SYSTEM_DISK_IO: Final = "system.disk.io"
+"""Monotonic cumulative sum, ``By``, per ``system.device`` and ``disk.io.direction``."""
+SYSTEM_FILESYSTEM_USAGE: Final = "system.filesystem.usage"
+"""Gauge, ``By``, per mount point and ``system.filesystem.state``."""
+SYSTEM_FILESYSTEM_UTILIZATION: Final = "system.filesystem.utilization"
+SYSTEM_NETWORK_IO: Final = "system.network.io"
+"""Monotonic cumulative sum, ``By``, per ``network.interface.name`` and direction."""
+PROCESS_CPU_UTILIZATION: Final = "process.cpu.utilization"
+"""Gauge, ``1``: share of all the host's CPUs."""
+PROCESS_MEMORY_USAGE: Final = "process.memory.usage"
+"""Gauge, ``By``: resident memory."""
+PROCESS_THREAD_COUNT: Final = "process.thread.count"
