@@ -46,6 +46,7 @@ def builtin_factories() -> list[Factory]:
     from trainwire.collector.receivers.otlp import factory as otlp_receiver
     from trainwire.exporters.otlp import factory as otlp_exporter
     from trainwire.exporters.otlp import http_factory as otlphttp_exporter
+    from trainwire.exporters.prometheus import factory as prometheus_exporter
     from trainwire.exporters.sqlite import factory as sqlite_exporter
 
     return [
@@ -57,6 +58,7 @@ def builtin_factories() -> list[Factory]:
         sqlite_exporter,
         otlp_exporter,
         otlphttp_exporter,
+        prometheus_exporter,
         liveness_connector,
         storage_extension,
         health_check_extension,

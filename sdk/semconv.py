@@ -36,6 +36,7 @@ __all__ = [
     "ML_EXPERIMENT_NAME",
     "ML_RUN_GROUP",
     "ML_RUN_ID",
+    "ML_RUN_NAME",
     "ML_RUN_RANK",
     "ML_RUN_WORLD_SIZE",
     "PROCESS_PID",
@@ -280,3 +281,9 @@ PROCESS_CPU_UTILIZATION: Final = "process.cpu.utilization"
 PROCESS_MEMORY_USAGE: Final = "process.memory.usage"
 """Gauge, ``By``: resident memory."""
 PROCESS_THREAD_COUNT: Final = "process.thread.count"
+
+
+# --- Read by the prometheus exporter -------------------------------------------------
+ML_RUN_NAME: Final = "ml.run.name"
+"""A run's name as a resource attribute, where another sender puts it there; the SDK
+sends the name by events (``ml.run.start``, ``ml.run.rename``), which win."""

@@ -66,6 +66,7 @@ def _test_config(factory: Factory, tmp_path: Path) -> Any:
         "sqlite": {"path": str(tmp_path / "store.db"), "sending_queue": {"storage": "storage"}},
         "storage": {"directory": str(tmp_path / "data")},
         "health_check": {"endpoint": "127.0.0.1:0"},
+        (Kind.EXPORTER, "prometheus"): {"endpoint": "127.0.0.1:0"},
         (Kind.EXPORTER, "otlp"): {"endpoint": "http://127.0.0.1:1", **_NO_WAIT_QUEUE},
         (Kind.EXPORTER, "otlphttp"): {"endpoint": "http://127.0.0.1:1", **_NO_WAIT_QUEUE},
     }
