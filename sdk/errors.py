@@ -7,6 +7,9 @@
     ├── InvalidValueError        a value passed to the SDK cannot be logged (also TypeError)
     ├── RunFinishedError         the run was used after ``finish()``
     ├── RunNotFoundError         no run matches an id, prefix or name (also LookupError)
+    ├── ArtifactNotFoundError    a run has no artifact of that name (also LookupError)
+    ├── InvalidQueryError        a query (filter, sort, range) is malformed (also ValueError)
+    ├── CorruptArtifactError     a stored blob's bytes no longer match its sha256
     └── ExportError              sending data somewhere failed
         ├── PermanentExportError     retrying cannot help (bad request, deleted webhook)
         └── RetryableExportError     try again, after ``retry_after_s`` if given
@@ -15,8 +18,11 @@
 from __future__ import annotations
 
 __all__ = [
+    "ArtifactNotFoundError",
     "ConfigError",
+    "CorruptArtifactError",
     "ExportError",
+    "InvalidQueryError",
     "InvalidValueError",
     "PermanentExportError",
     "RetryableExportError",
@@ -51,6 +57,21 @@ class RunNotFoundError(TrainwireError, LookupError):
 
     def __str__(self) -> str:  # LookupError would quote the message like a key
         return str(self.args[0]) if self.args else ""
+
+
+class ArtifactNotFoundError(TrainwireError, LookupError):
+    """The run has no artifact of that name (or its blob is missing from the store)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class InvalidQueryError(TrainwireError, ValueError):
+    """A query's filter expression, sort key or range is malformed; the message says where."""
+
+
+class CorruptArtifactError(TrainwireError):
+    """A stored artifact's bytes no longer hash to its sha256 (it was set aside)."""
 
 
 class ExportError(TrainwireError):

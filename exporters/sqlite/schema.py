@@ -183,6 +183,20 @@ _MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (series_id, time)
     ) WITHOUT ROWID;
     """,
+    # 4: leases of the embedded default (lease.py): the process that owns a running run,
+    # so readers can tell a killed one (expires in ns since the epoch).
+    """
+    CREATE TABLE leases (
+        run_id TEXT NOT NULL,
+        rank INTEGER NOT NULL,
+        pid INTEGER NOT NULL,
+        boot_id TEXT NOT NULL,
+        host TEXT,
+        expires INTEGER NOT NULL,
+        PRIMARY KEY (run_id, rank)
+    ) WITHOUT ROWID;
+    CREATE INDEX leases_owner ON leases(pid, boot_id);
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
