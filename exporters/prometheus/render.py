@@ -50,7 +50,7 @@ class StoreCollector(Collector):
             info = Metric("target", "Target metadata", "info")
             for rid in sorted(snap.resources):
                 labels = snap.resources[rid].target_labels
-                if labels:
+                if labels.keys() - {"job", "instance"}:  # nothing to say beyond job/instance
                     info.samples.append(Sample("target_info", labels, 1.0))
             if info.samples:
                 yield info
@@ -68,7 +68,7 @@ def _run_labels(info: Resource, names: dict[str, str]) -> dict[str, str]:
 
 
 def _metric(family: Family, entries: list[Entry], runs: dict[int, dict[str, str]]) -> Metric:
-    metric = Metric(family.name, family.help or family.name, family.kind, family.unit)
+    metric = Metric(family.name, family.help, family.kind, family.unit)
     out = metric.samples
     name = family.name
     for entry in entries:

@@ -140,7 +140,8 @@ class Translator:
             )
             word = unit_words(metric.unit, gauge=gauge)
             unit = word if word and name.endswith("_" + word) else ""
-            found = Family(name, kind, metric.description, unit)
+            # Without a description, the help names the OpenTelemetry metric it came from.
+            found = Family(name, kind, metric.description or metric.name, unit)
             self._names[(metric.name, metric.unit, kind + ("g" if gauge else ""))] = found
         return found
 
