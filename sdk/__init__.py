@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainwire import _active
 from trainwire._run import Run
@@ -26,7 +26,11 @@ from trainwire.errors import (
     TrainwireError,
 )
 
+if TYPE_CHECKING:
+    from trainwire.client import Client
+
 __all__ = [
+    "Client",
     "ConfigError",
     "InvalidValueError",
     "Run",
@@ -63,4 +67,8 @@ def _require_run() -> Run:
 def __getattr__(name: str) -> Any:
     if name == "run":  # trainwire.run: the active run, or None
         return _active.get()
+    if name == "Client":  # loaded on first use: scripts that only log never import it
+        from trainwire.client import Client
+
+        return Client
     raise AttributeError(f"module 'trainwire' has no attribute {name!r}")

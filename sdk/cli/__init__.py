@@ -6,6 +6,10 @@ import importlib
 
 import click
 
+from trainwire.cli.compare import compare
+from trainwire.cli.data import artifacts, download, metrics
+from trainwire.cli.export import export
+from trainwire.cli.manage import gc, rename, rm
 from trainwire.cli.runs import runs, show
 from trainwire.cli.sync import sync
 
@@ -36,3 +40,5 @@ def main() -> None:
 main.add_command(runs)
 main.add_command(show)
 main.add_command(sync)
+for _command in (artifacts, compare, download, export, gc, metrics, rename, rm):
+    main.add_command(_command)

@@ -1,131 +1,227 @@
-"""``trainwire runs`` and ``trainwire show``: read runs from a store file."""
+"""``trainwire runs`` and ``trainwire show``: find runs in a store file and look at one."""
 
 from __future__ import annotations
 
-import datetime as dt
+import csv
 import json
-import math
-import time
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from trainwire import settings
-from trainwire.errors import RunNotFoundError
-
-if TYPE_CHECKING:
-    from trainwire.exporters.sqlite import RunRecord, StoreReader
+from trainwire.cli._common import (
+    db_option,
+    duration_text,
+    number,
+    open_client,
+    status_text,
+    store_path,
+    when,
+)
 
 __all__ = ["runs", "show"]
 
-_STATUS_STYLE = {
-    "running": "cyan",
-    "completed": "green",
-    "failed": "red",
-    "crashed": "red",
-    "killed": "yellow",
-}
 _METRICS_IN_TABLE = 3
-
-db_option = click.option(
-    "--db",
-    "db_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Run store file (default: $TRAINWIRE_DB or ./trainwire.db).",
+_STATUSES = ("running", "completed", "failed", "killed", "crashed")
+_CSV_COLUMNS = (
+    "id",
+    "name",
+    "experiment",
+    "group",
+    "status",
+    "started_at",
+    "ended_at",
+    "duration_s",
+    "host",
+    "world_size",
+    "tags",
+    "labels",
 )
-
-
-def _open(db_path: Path | None) -> StoreReader:
-    from trainwire.exporters.sqlite import StoreReader
-
-    try:
-        return StoreReader(db_path or Path(settings.DB_PATH.get()))
-    except FileNotFoundError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @click.command()
 @db_option
 @click.option("--experiment", "-e", default=None, help="Only runs of this experiment.")
+@click.option(
+    "--status", "-s", type=click.Choice(_STATUSES), default=None, help="Only this status."
+)
+@click.option("--tag", "-t", default=None, metavar="KEY[=VALUE]", help="Only runs with this tag.")
+@click.option("--label", "-l", default=None, help="Only runs with this label.")
+@click.option(
+    "--where",
+    "-w",
+    default=None,
+    metavar="EXPR",
+    help='Filter on params and summaries, e.g. "params.lr < 0.01 and summary.acc > 0.9".',
+)
+@click.option(
+    "--sort",
+    default=None,
+    metavar="FIELDS",
+    help="Comma-separated fields, '-' first for descending, e.g. -summary.acc,name"
+    " (default: newest first).",
+)
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=50, show_default=True)
-def runs(db_path: Path | None, experiment: str | None, limit: int) -> None:
-    """List runs, newest first, with the latest value of a few metrics."""
-    with _open(db_path) as store:
-        records = store.runs(experiment=experiment, limit=limit)
-        table = Table(title=f"runs in {store.path}", title_justify="left")
-        for column in ("id", "name", "experiment", "status", "start", "duration", "metrics"):
-            table.add_column(column, overflow="fold")
-        for run in records:
-            latest = store.latest_metrics(run.run_id)
-            shown = " ".join(
-                f"{k}={_number(v.value)}" for k, v in list(latest.items())[:_METRICS_IN_TABLE]
-            )
-            table.add_row(
-                run.run_id,
-                run.name,
-                run.experiment,
-                _status(run.status),
-                _when(run.start_time),
-                _duration(run),
-                shown,
-            )
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON (the API's body).")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the runs as CSV.")
+def runs(
+    db_path: Path | None,
+    experiment: str | None,
+    status: str | None,
+    tag: str | None,
+    label: str | None,
+    where: str | None,
+    sort: str | None,
+    limit: int,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
+    """List runs, newest first, with the latest value of a few metrics.
+
+    \b
+    trainwire runs -e vision --status completed
+    trainwire runs --where "params.lr < 0.01 and summary.val_acc > 0.9" --sort -summary.val_acc
+    """
+    if as_json and as_csv:
+        raise click.UsageError("give --json or --csv, not both")
+    filters = {"experiment": experiment, "status": status, "tag": tag, "label": label}
+    with open_client(db_path) as client:
+        body = client.runs_page(**filters, where=where, sort=sort, limit=limit)
+        if as_json:
+            click.echo(json.dumps(body, indent=2))
+            return
+        if as_csv:
+            _write_csv(body["runs"])
+            return
+        latest = _latest(store_path(db_path), [run["id"] for run in body["runs"]])
+    _print_table(body, latest, store_path(db_path))
+
+
+def _latest(path: Path, run_ids: list[str]) -> dict[str, str]:
+    """A few latest logged metric values of each run, as ``key=value`` text."""
+    from trainwire.exporters.sqlite import StoreReader
+
+    with StoreReader(path) as store:
+        shown = {}
+        for run_id in run_ids:
+            values = list(store.latest_metrics(run_id).items())[:_METRICS_IN_TABLE]
+            shown[run_id] = " ".join(f"{k}={number(v.value)}" for k, v in values)
+    return shown
+
+
+def _print_table(body: dict[str, Any], latest: dict[str, str], path: Path) -> None:
+    records = body["runs"]
     if not records:
-        click.echo("no runs yet")
+        click.echo("no runs match" if body["total"] else "no runs yet")
         return
+    more = f" (showing {len(records)} of {body['total']})" if body["total"] > len(records) else ""
+    table = Table(title=f"runs in {path}{more}", title_justify="left")
+    for column in ("id", "name", "experiment", "status", "start", "duration", "metrics"):
+        table.add_column(column, overflow="fold")
+    for run in records:
+        table.add_row(
+            run["id"],
+            run["name"],
+            run["experiment"],
+            status_text(run["status"]),
+            when(run["start_time"]),
+            _duration(run),
+            latest.get(run["id"], ""),
+        )
     Console(width=max(120, Console().width)).print(table)
+
+
+def _write_csv(records: list[dict[str, Any]]) -> None:
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(_CSV_COLUMNS)
+    for run in records:
+        row = {**run, "tags": ";".join(f"{k}={v}" for k, v in run.get("tags", {}).items())}
+        row["labels"] = ";".join(run.get("labels", []))
+        writer.writerow(["" if row.get(c) is None else row[c] for c in _CSV_COLUMNS])
 
 
 @click.command()
 @db_option
 @click.argument("run_ref", metavar="RUN")
 def show(db_path: Path | None, run_ref: str) -> None:
-    """Show one run: status, params, tags, summary, and every metric's latest value and step.
+    """Show one run: status, params, tags, summary, metrics and artifacts.
 
     RUN is a run id, a unique prefix of one, or a run name.
     """
-    with _open(db_path) as store:
-        try:
-            run = store.run(store.resolve(run_ref))
-        except RunNotFoundError as exc:
-            raise click.ClickException(str(exc)) from None
-        params, tags, labels = (
-            store.params(run.run_id),
-            store.tags(run.run_id),
-            store.labels(run.run_id),
-        )
-        summary, latest = store.summary(run.run_id), store.latest_metrics(run.run_id)
-        other = store.latest_metrics(run.run_id, logged=False)
+    with open_client(db_path) as client:
+        run = client.run(run_ref)
+        artifacts = client.artifacts(run["id"])
+    other = _other_metrics(store_path(db_path), run["id"])
     console = Console(width=max(100, Console().width))
-    console.print(f"[bold]{run.name}[/bold]  ({run.run_id})")
+    console.print(f"[bold]{run['name']}[/bold]  ({run['id']})")
     console.print(
-        f"experiment {run.experiment}   status {_status(run.status)}   "
-        f"start {_when(run.start_time)}   duration {_duration(run)}"
+        f"experiment {run['experiment']}   status {status_text(run['status'])}   "
+        f"start {when(run['start_time'])}   duration {_duration(run)}"
     )
-    if run.exception_type or run.exception_message:
-        console.print(f"[red]{run.exception_type}: {run.exception_message}[/red]")
-    if labels:
-        console.print("labels " + ", ".join(labels))
-    for title, values in (("params", params), ("tags", tags), ("summary", summary)):
-        if values:
-            console.print(_kv_table(title, values))
-    if latest:
+    if run.get("exception"):
+        console.print(f"[red]{run['exception']['type']}: {run['exception']['message']}[/red]")
+    if run.get("labels"):
+        console.print("labels " + ", ".join(run["labels"]))
+    for title in ("params", "tags", "summary"):
+        if run.get(title):
+            console.print(_kv_table(title, run[title]))
+    if run.get("metrics"):
         table = Table(title="metrics", title_justify="left")
-        for column in ("metric", "value", "step"):
+        for column in ("metric", "value", "step", "min", "max", "best", "points"):
             table.add_column(column)
-        for key, value in latest.items():
-            table.add_row(key, _number(value.value), "" if value.step is None else str(value.step))
+        for key, m in run["metrics"].items():
+            table.add_row(
+                key,
+                number(m["last"]),
+                "" if m["step"] is None else str(m["step"]),
+                number(m["min"]),
+                number(m["max"]),
+                "" if m["best"] is None else f"{number(m['best'])} ({m['goal']})",
+                str(m["count"]),
+            )
         console.print(table)
     if other:
-        console.print(
-            _kv_table(
-                "system and OpenTelemetry metrics (latest)",
-                {k: _number(v.value) for k, v in other.items()},
-            )
+        console.print(_kv_table("system and OpenTelemetry metrics (latest)", other))
+    if artifacts:
+        console.print(artifact_table(artifacts))
+
+
+def artifact_table(artifacts: list[dict[str, Any]]) -> Table:
+    """The artifacts of a run as a table."""
+    table = Table(title="artifacts", title_justify="left")
+    for column in ("name", "kind", "size", "type", "sha256", "created"):
+        table.add_column(column, overflow="fold")
+    for a in artifacts:
+        table.add_row(
+            a["name"],
+            a["kind"],
+            size_text(a["size"]),
+            a["mime_type"],
+            a["sha256"][:12],
+            when(a["time"]),
         )
+    return table
+
+
+def size_text(size: int) -> str:
+    """Bytes as ``512 B``, ``1.5 KiB``, ``3.2 MiB``..."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def _other_metrics(path: Path, run_id: str) -> dict[str, str]:
+    from trainwire.exporters.sqlite import StoreReader
+
+    with StoreReader(path) as store:
+        latest = store.latest_metrics(run_id, logged=False)
+    return {k: number(v.value) for k, v in latest.items()}
 
 
 def _kv_table(title: str, values: dict[str, Any]) -> Table:
@@ -137,31 +233,9 @@ def _kv_table(title: str, values: dict[str, Any]) -> Table:
     return table
 
 
-def _status(status: str) -> str:
-    style = _STATUS_STYLE.get(status, "white")
-    return f"[{style}]{status}[/{style}]"
-
-
-def _when(time_ns: int | None) -> str:
-    if not time_ns:
-        return "-"
-    return dt.datetime.fromtimestamp(time_ns / 1e9).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _duration(run: RunRecord) -> str:
-    seconds = run.duration_s
-    if seconds is None and run.start_time and run.status == "running":
-        seconds = max(0.0, time.time() - run.start_time / 1e9)
-    if seconds is None:
-        return "-"
-    minutes, secs = divmod(seconds, 60)
-    hours, minutes = divmod(int(minutes), 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    return f"{minutes}m{secs:04.1f}s" if minutes else f"{secs:.2f}s"
-
-
-def _number(value: float) -> str:
-    if math.isnan(value) or math.isinf(value):
-        return str(value)
-    return f"{value:.6g}"
+def _duration(run: dict[str, Any]) -> str:
+    return duration_text(
+        None if run["status"] == "running" else run["duration_s"],
+        start_time=run["start_time"],
+        running=run["status"] == "running",
+    )

@@ -1,0 +1,168 @@
+"""Garbage collection of artifact blobs: delete those no run of the store references.
+
+A blob is spared while an ``ml.artifact`` event naming it still waits in a sqlite
+exporter's persistent queue (the collector committed the blob, the store has not
+recorded the event yet), and while it is younger than ``min_age_s`` (committed a
+moment ago; its event may still be on its way to the queue).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+from trainwire import semconv
+from trainwire.anyvalue import attributes_to_dict, from_any_value
+
+__all__ = [
+    "GcResult",
+    "collect_garbage",
+    "queued_blobs",
+    "referenced_blobs",
+    "stored_blobs",
+]
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_LOGS = "logs"  # Signal.LOGS.value: the queue's signal column
+
+
+@dataclass
+class GcResult:
+    """What a garbage collection did (or, dry, would do)."""
+
+    removed: dict[str, int] = field(default_factory=dict)
+    """Unreferenced blobs deleted: sha256 -> size in bytes."""
+    spared_queued: set[str] = field(default_factory=set)
+    """Unreferenced blobs kept because their ``ml.artifact`` event is still queued."""
+    spared_recent: set[str] = field(default_factory=set)
+    """Unreferenced blobs kept because they are younger than ``min_age_s``."""
+    kept: int = 0
+    """Blobs some run references."""
+
+    @property
+    def freed_bytes(self) -> int:
+        """Bytes the removed blobs took."""
+        return sum(self.removed.values())
+
+
+def referenced_blobs(conn: sqlite3.Connection) -> set[str]:
+    """The digests of every artifact of every run in the store."""
+    return {row[0] for row in conn.execute("SELECT DISTINCT sha256 FROM artifacts")}
+
+
+def stored_blobs(directory: Path) -> dict[str, Path]:
+    """The committed blobs under an artifact store ``directory``: sha256 -> file."""
+    found: dict[str, Path] = {}
+    root = directory / "blobs"
+    if not root.is_dir():
+        return found
+    for prefix in root.iterdir():
+        if not prefix.is_dir() or len(prefix.name) != 2:
+            continue
+        for blob in prefix.iterdir():
+            sha256 = prefix.name + blob.name
+            if blob.is_file() and _SHA256.fullmatch(sha256):
+                found[sha256] = blob
+    return found
+
+
+def queued_blobs(queue_files: Iterable[Path]) -> set[str]:
+    """Digests named by ``ml.artifact`` events waiting in persistent queue files.
+
+    Raises:
+        FileNotFoundError: a queue file does not exist.
+        sqlite3.DatabaseError: a file is not a persistent queue.
+    """
+    digests: set[str] = set()
+    for path in queue_files:
+        if not path.is_file():
+            raise FileNotFoundError(f"no queue file at {path}")
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("SELECT payload FROM items WHERE signal = ?", (_LOGS,)).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise sqlite3.DatabaseError(f"{path} is not an exporter queue file ({exc})") from None
+        finally:
+            conn.close()
+        for (payload,) in rows:
+            digests.update(_artifact_digests(bytes(payload)))
+    return digests
+
+
+def _artifact_digests(payload: bytes) -> set[str]:
+    try:
+        request = ExportLogsServiceRequest.FromString(payload)
+    except Exception:  # noqa: BLE001 - a queued item we cannot read names no blob we know of
+        return set()
+    digests = set()
+    for resource_logs in request.resource_logs:
+        for scope_logs in resource_logs.scope_logs:
+            for record in scope_logs.log_records:
+                name: object = record.event_name
+                if not name:
+                    name = attributes_to_dict(record.attributes).get(semconv.EVENT_NAME_ATTRIBUTE)
+                if name != semconv.EVENT_ARTIFACT or not record.HasField("body"):
+                    continue
+                body = from_any_value(record.body)
+                sha256 = body.get("sha256") if isinstance(body, dict) else None
+                if isinstance(sha256, str):
+                    digests.add(sha256)
+    return digests
+
+
+def collect_garbage(
+    conn: sqlite3.Connection,
+    directory: Path,
+    *,
+    queued: set[str] | None = None,
+    only: Iterable[str] | None = None,
+    min_age_s: float = 0.0,
+    dry_run: bool = False,
+) -> GcResult:
+    """Delete the blobs under ``directory`` that no run in the store references.
+
+    Args:
+        queued: digests whose ``ml.artifact`` event is still queued (spared).
+        only: consider just these digests (e.g. those of a run just removed).
+        min_age_s: spare blobs modified less than this many seconds ago.
+        dry_run: report what would go, delete nothing.
+    """
+    result = GcResult()
+    referenced = referenced_blobs(conn)
+    blobs = stored_blobs(directory)
+    if only is not None:
+        wanted = set(only)
+        blobs = {sha: path for sha, path in blobs.items() if sha in wanted}
+    now = time.time()
+    for sha256, path in sorted(blobs.items()):
+        if sha256 in referenced:
+            result.kept += 1
+            continue
+        if queued and sha256 in queued:
+            result.spared_queued.add(sha256)
+            continue
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            continue
+        if now - stat.st_mtime < min_age_s:
+            result.spared_recent.add(sha256)
+            continue
+        if not dry_run:
+            path.unlink(missing_ok=True)
+            _remove_if_empty(path.parent)
+        result.removed[sha256] = stat.st_size
+    return result
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass

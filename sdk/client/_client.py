@@ -1,0 +1,334 @@
+"""``trainwire.Client``: runs, metrics and artifacts from a store file or a query API URL."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import math
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+from trainwire.client._watch import ArtifactStatus, ArtifactWatch, poll_artifact, poll_run
+from trainwire.errors import CorruptArtifactError
+
+__all__ = ["Client"]
+
+Progress = Callable[[int, int | None], None]
+
+
+class Backend(Protocol):
+    """What the Client needs from a store: the query API's bodies, by run reference."""
+
+    def list_runs(self, **query: Any) -> dict[str, Any]: ...
+    def get_run(self, ref: str) -> dict[str, Any]: ...
+    def metrics(self, ref: str, **query: Any) -> dict[str, Any]: ...
+    def artifacts(self, ref: str) -> dict[str, Any]: ...
+    def events(self, ref: str, **query: Any) -> dict[str, Any]: ...
+    def open_artifact(
+        self, ref: str, name: str
+    ) -> tuple[str | None, int | None, Iterator[bytes]]: ...
+    def close(self) -> None: ...
+
+
+class Client:
+    """Read runs from a store file (``./trainwire.db``) or a server (``http://host:port``).
+
+    Run references are ids, unique id prefixes or run names. Unknown runs raise
+    :class:`~trainwire.errors.RunNotFoundError`, unknown artifacts
+    :class:`~trainwire.errors.ArtifactNotFoundError`; both are ``LookupError``.
+
+    ::
+
+        client = trainwire.Client("trainwire.db")
+        for run in client.runs(where="params.lr < 0.01", sort="-summary.val_acc"):
+            print(run["name"], run["status"])
+    """
+
+    def __init__(self, url_or_db_path: str | os.PathLike[str], *, token: str | None = None) -> None:
+        target = os.fspath(url_or_db_path)
+        self._backend: Backend
+        if target.startswith(("http://", "https://")):
+            from trainwire.client._http import HttpBackend
+
+            self._backend = HttpBackend(target, token=token)
+        else:
+            from trainwire.client._local import LocalBackend
+
+            self._backend = LocalBackend(Path(target))
+        self.target = target
+
+    def __repr__(self) -> str:
+        return f"Client({self.target!r})"
+
+    def close(self) -> None:
+        """Release the store file (nothing to do for a URL)."""
+        self._backend.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def runs(
+        self,
+        *,
+        experiment: str | None = None,
+        status: str | None = None,
+        tag: str | None = None,
+        label: str | None = None,
+        where: str | None = None,
+        sort: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Runs matching every filter given, newest first unless ``sort`` says otherwise.
+
+        ``tag`` is ``key`` or ``key=value``; ``where`` is an expression on params and
+        summaries, e.g. ``"params.lr < 0.01 and summary.val_acc > 0.9"``; ``sort`` is a
+        comma-separated list of fields (``start_time``, ``name``, ``params.lr``,
+        ``summary.loss``), ``-`` first for descending.
+
+        Raises:
+            InvalidQueryError: a filter or sort expression is malformed (the message shows where).
+        """
+        page = self.runs_page(
+            experiment=experiment,
+            status=status,
+            tag=tag,
+            label=label,
+            where=where,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        )
+        runs: list[dict[str, Any]] = page["runs"]
+        return runs
+
+    def runs_page(self, **filters: Any) -> dict[str, Any]:
+        """:meth:`runs` as the API's whole body: ``{"runs", "total", "limit", "offset"}``."""
+        return self._backend.list_runs(**filters)
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        """One run: its fields, params, tags, labels and summary."""
+        return self._backend.get_run(run_id)
+
+    def metrics(
+        self,
+        run_id: str,
+        key: str | None = None,
+        *,
+        from_step: int | None = None,
+        to_step: int | None = None,
+        max_points: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """The run's metric points (all logged metrics, or just ``key``), one dict a point.
+
+        Each point is ``{"key", "step", "time", "value", "source"}``: ``time`` in Unix
+        nanoseconds, ``value`` a float (NaN and infinities kept), ``source`` ``logged``
+        (``run.log``) or ``system`` (system and OpenTelemetry metrics). ``max_points``
+        downsamples each series keeping its min/max shape.
+        """
+        return points_of(
+            self.series(run_id, key, from_step=from_step, to_step=to_step, max_points=max_points)
+        )
+
+    def series(
+        self,
+        run_id: str,
+        key: str | None = None,
+        *,
+        from_step: int | None = None,
+        to_step: int | None = None,
+        max_points: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """The run's series as the API sends them: one dict a series, with ``step``,
+        ``time`` and ``value`` lists (non-finite values as ``"NaN"``, ``"Infinity"``)."""
+        body = self._backend.metrics(
+            run_id, key=key, from_step=from_step, to_step=to_step, max_points=max_points
+        )
+        series: list[dict[str, Any]] = body["metrics"]
+        return series
+
+    def metrics_df(self, run_id: str, key: str | None = None, **query: Any) -> Any:
+        """:meth:`metrics` as a pandas DataFrame (columns ``key, step, time, value, source``).
+
+        Raises:
+            ImportError: pandas is not installed.
+        """
+        try:
+            pd = importlib.import_module("pandas")
+        except ImportError:
+            raise ImportError(
+                "Client.metrics_df needs pandas: `pip install pandas`"
+                " (or use Client.metrics, which returns a list of dicts)"
+            ) from None
+        points = self.metrics(run_id, key, **query)
+        frame = pd.DataFrame(points, columns=["key", "step", "time", "value", "source"])
+        frame["step"] = frame["step"].astype("Int64")  # system metrics have no step
+        return frame
+
+    def events(self, run_id: str, **query: Any) -> list[dict[str, Any]]:
+        """The run's events (console lines, alerts, artifacts, ...), oldest first."""
+        body = self._backend.events(run_id, **query)
+        events: list[dict[str, Any]] = body["events"]
+        return events
+
+    def artifacts(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's artifacts: ``name, kind, sha256, size, mime_type`` and more."""
+        body = self._backend.artifacts(run_id)
+        artifacts: list[dict[str, Any]] = body["artifacts"]
+        return artifacts
+
+    def get_artifact(self, run_id: str, name: str) -> bytes:
+        """The bytes of artifact ``name`` of the run (its latest version), checked by sha256.
+
+        Raises:
+            ArtifactNotFoundError: the run has no artifact of that name.
+            CorruptArtifactError: the bytes do not hash to the artifact's sha256.
+        """
+        expected, _, chunks = self._backend.open_artifact(run_id, name)
+        hasher, parts = hashlib.sha256(), []
+        for chunk in chunks:
+            hasher.update(chunk)
+            parts.append(chunk)
+        _check(expected, hasher.hexdigest(), run_id, name)
+        return b"".join(parts)
+
+    def download_artifact(
+        self,
+        run_id: str,
+        name: str,
+        dest: str | os.PathLike[str],
+        *,
+        progress: Progress | None = None,
+    ) -> Path:
+        """Write artifact ``name`` to ``dest`` (a file, or a folder to put it in); return the path.
+
+        The bytes go to a temporary file beside ``dest`` that replaces it only once they
+        hash to the artifact's sha256, so ``dest`` is never left half-written.
+        ``progress(done, total)`` is called after each chunk (``total`` None if unknown).
+        """
+        target = Path(dest)
+        if target.is_dir() or os.fspath(dest).endswith(("/", os.sep)):
+            target = target / name.rsplit("/", 1)[-1]
+        expected, size, chunks = self._backend.open_artifact(run_id, name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        hasher, done = hashlib.sha256(), 0
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                if progress is not None:
+                    progress(0, size)
+                for chunk in chunks:
+                    f.write(chunk)
+                    hasher.update(chunk)
+                    done += len(chunk)
+                    if progress is not None:
+                        progress(done, size)
+            _check(expected, hasher.hexdigest(), run_id, name)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
+
+    def wait_for_run(
+        self, run_id: str, timeout: float | None = None, poll_interval: float = 1.0
+    ) -> dict[str, Any]:
+        """Wait until the run is no longer running; return it (its final status included).
+
+        Raises:
+            TimeoutError: still running after ``timeout`` seconds.
+        """
+        return poll_run(lambda: self.run(run_id), timeout=timeout, poll_interval=poll_interval)
+
+    def wait_for_artifact(
+        self,
+        run_id: str,
+        name: str,
+        timeout: float | None = None,
+        poll_interval: float = 1.0,
+        on_status: Callable[[ArtifactStatus], None] | None = None,
+        *,
+        _stop: threading.Event | None = None,
+    ) -> dict[str, Any]:
+        """Wait until the run has artifact ``name``; return its metadata.
+
+        ``on_status`` gets an :class:`ArtifactStatus` at the start and at each change
+        (``waiting``, ``run_crashed``, ``available``).
+
+        Raises:
+            TimeoutError: not there after ``timeout`` seconds.
+            ArtifactNotFoundError: the run ended without it.
+        """
+        return poll_artifact(
+            lambda: self.run(run_id),
+            lambda: self._find(run_id, name),
+            name,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            on_status=on_status,
+            stop=_stop,
+        )
+
+    def watch_artifact(
+        self,
+        run_id: str,
+        name: str,
+        timeout: float | None = None,
+        poll_interval: float = 1.0,
+        on_status: Callable[[ArtifactStatus], None] | None = None,
+    ) -> ArtifactWatch:
+        """:meth:`wait_for_artifact` in a background thread; returns a handle to join or cancel.
+
+        ``on_status`` is called from that thread.
+        """
+        return ArtifactWatch(
+            lambda stop: self.wait_for_artifact(
+                run_id, name, timeout, poll_interval, on_status, _stop=stop
+            ),
+            name=f"trainwire-watch-{name}",
+        )
+
+    def _find(self, run_id: str, name: str) -> dict[str, Any] | None:
+        for artifact in self.artifacts(run_id):
+            if artifact.get("name") == name:
+                return artifact
+        return None
+
+
+def _check(expected: str | None, got: str, run_id: str, name: str) -> None:
+    if expected is not None and got != expected:
+        raise CorruptArtifactError(
+            f"artifact {name!r} of run {run_id}: the bytes received hash to {got},"
+            f" not {expected}; download it again"
+        )
+
+
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def points_of(all_series: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Flatten series into one ``{key, step, time, value, source}`` dict a point.
+
+    A series with attributes (one per GPU, say) is keyed ``name{attr=value,...}``.
+    """
+    points: list[dict[str, Any]] = []
+    for series in all_series:
+        key = series["key"]
+        attributes = series.get("attributes") or {}
+        if attributes:
+            key += "{" + ",".join(f"{k}={v}" for k, v in sorted(attributes.items())) + "}"
+        source = series.get("source", "logged")
+        for step, time, value in zip(series["step"], series["time"], series["value"], strict=True):
+            if isinstance(value, str):
+                value = _NON_FINITE.get(value, value)
+            points.append(
+                {"key": key, "step": step, "time": time, "value": value, "source": source}
+            )
+    return points
