@@ -44,6 +44,7 @@ def builtin_factories() -> list[Factory]:
     from trainwire.collector.processors.filter import factory as filter_processor
     from trainwire.collector.processors.memory_limiter import factory as memory_limiter_processor
     from trainwire.collector.receivers.otlp import factory as otlp_receiver
+    from trainwire.exporters.discord import factory as discord_exporter
     from trainwire.exporters.otlp import factory as otlp_exporter
     from trainwire.exporters.otlp import http_factory as otlphttp_exporter
     from trainwire.exporters.prometheus import factory as prometheus_exporter
@@ -58,6 +59,7 @@ def builtin_factories() -> list[Factory]:
         sqlite_exporter,
         otlp_exporter,
         otlphttp_exporter,
+        discord_exporter,
         prometheus_exporter,
         liveness_connector,
         storage_extension,

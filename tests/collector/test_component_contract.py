@@ -69,6 +69,7 @@ def _test_config(factory: Factory, tmp_path: Path) -> Any:
         (Kind.EXPORTER, "prometheus"): {"endpoint": "127.0.0.1:0"},
         (Kind.EXPORTER, "otlp"): {"endpoint": "http://127.0.0.1:1", **_NO_WAIT_QUEUE},
         (Kind.EXPORTER, "otlphttp"): {"endpoint": "http://127.0.0.1:1", **_NO_WAIT_QUEUE},
+        "discord": {"webhook_url": "http://127.0.0.1:1/api/webhooks/1/t", **_NO_WAIT_QUEUE},
     }
     overrides = overrides.get((factory.kind, factory.type), overrides.get(factory.type, {}))
     problems: list[str] = []

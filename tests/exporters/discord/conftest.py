@@ -1,0 +1,67 @@
+"""Fixtures of the Discord exporter tests: the fake Discord server and a collector config."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# The tests run with --import-mode=importlib, so the fake is loaded by path, once.
+if "fake_discord" not in sys.modules:
+    _spec = importlib.util.spec_from_file_location(
+        "fake_discord", Path(__file__).with_name("fake_discord.py")
+    )
+    assert _spec is not None and _spec.loader is not None
+    _module = importlib.util.module_from_spec(_spec)
+    sys.modules["fake_discord"] = _module
+    _spec.loader.exec_module(_module)
+
+from fake_discord import FakeDiscord  # noqa: E402
+
+COLLECTOR_CONFIG = """\
+receivers:
+  otlp:
+    protocols: {{grpc: {{endpoint: "127.0.0.1:0"}}}}
+exporters:
+  sqlite:
+    path: {db_path}
+    sending_queue: {{storage: storage}}
+  discord:
+    webhook_url: ${{env:DISCORD_WEBHOOK_URL}}
+    storage: storage
+    sending_queue: {{storage: storage}}
+    retry_on_failure: {{initial_interval_s: 0.2, max_interval_s: 1}}
+%s
+extensions:
+  storage: {{directory: {data_dir}}}
+service:
+  extensions: [storage]
+  pipelines:
+    metrics: {{receivers: [otlp], exporters: [sqlite, discord]}}
+    logs: {{receivers: [otlp], exporters: [sqlite, discord]}}
+"""
+
+
+def collector_config(**settings: Any) -> str:
+    """The test collector's config with extra ``discord`` exporter settings (YAML flow values)."""
+    import json
+
+    lines = "\n".join(f"    {key}: {json.dumps(value)}" for key, value in settings.items())
+    return COLLECTOR_CONFIG % lines
+
+
+@pytest.fixture
+def config_for() -> Any:
+    """``config_for(**settings)``: the collector config with those discord settings."""
+    return collector_config
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeDiscord]:
+    """A running fake Discord with Discord's community-observed bucket (5 requests / 2 s)."""
+    with FakeDiscord() as server:
+        yield server
