@@ -1,0 +1,258 @@
+"""What each mode deploys: the gateway's single writer, the agent's host access, the sidecar."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytest.importorskip("helm_python", reason="helm-python-sdk is not installed")
+kubernetes_validate = pytest.importorskip(
+    "kubernetes_validate", reason="kubernetes-validate is not installed"
+)
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "helm" / "trainwire"
+EXAMPLES = REPO / "helm" / "examples"
+DASHBOARD_SOURCE = REPO / "deploy" / "grafana" / "trainwire-dashboard.json"
+AGENT = {"mode": "agent", "agent": {"gatewayEndpoint": "trainwire.trainwire.svc:4317"}}
+SIDECAR = yaml.safe_load((CHART / "ci" / "sidecar-values.yaml").read_text())
+
+
+def _spec(doc: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = doc["spec"]["template"]["spec"]
+    return spec
+
+
+def test_gateway_is_one_replica_recreated_on_a_read_write_once_volume(render: Any) -> None:
+    """The gateway is one pod, replaced (never doubled) on upgrade, its store on an RWO claim."""
+    docs = render({})
+    deployment = docs.one("Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    claim = docs.one("PersistentVolumeClaim")
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    volumes = {v["name"]: v for v in _spec(deployment)["volumes"]}
+    assert volumes["data"]["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    config = docs.config()
+    assert config["exporters"]["sqlite"]["path"].startswith("/var/lib/trainwire/")
+    (container,) = _spec(deployment)["containers"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts["data"] == "/var/lib/trainwire"
+
+
+def test_gateway_service_exposes_otlp_api_and_metrics(render: Any) -> None:
+    """The gateway's Service serves OTLP gRPC/HTTP, the API and UI, and Prometheus /metrics."""
+    docs = render({})
+    ports = {p["name"]: p["port"] for p in docs.one("Service")["spec"]["ports"]}
+    assert ports == {
+        "otlp-grpc": 4317,
+        "otlp-http": 4318,
+        "api": 8080,
+        "metrics": 9464,
+        "telemetry": 8888,
+    }
+    config = docs.config()
+    assert config["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"] == "0.0.0.0:4317"
+    assert config["exporters"]["sqlite"]["api"]["endpoint"] == "0.0.0.0:8080"
+    assert config["exporters"]["prometheus"]["endpoint"] == "0.0.0.0:9464"
+
+
+def test_ingress_routes_to_the_api_port(render: Any) -> None:
+    """The optional Ingress sends its host's traffic to the Service's API port."""
+    values = yaml.safe_load((CHART / "ci" / "gateway-ingress-values.yaml").read_text())
+    docs = render(values)
+    (rule,) = docs.one("Ingress")["spec"]["rules"]
+    backend = rule["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": docs.one("Service")["metadata"]["name"], "port": {"name": "api"}}
+
+
+@pytest.mark.parametrize("values", [{}, AGENT, SIDECAR], ids=["gateway", "agent", "sidecar"])
+def test_collector_runs_locked_down_and_probed_on_the_health_check(
+    render: Any, values: dict[str, Any]
+) -> None:
+    """Every collector container runs as non-root on a read-only root with no capabilities,
+    and its probes hit the health_check extension."""
+    docs = render(values)
+    workload = next(d for d in docs if d["kind"] in {"Deployment", "DaemonSet", "Job"})
+    spec = _spec(workload)
+    collectors = [
+        c
+        for c in spec.get("initContainers", []) + spec["containers"]
+        if c["name"] in {"collector", "trainwire"}
+    ]
+    (container,) = collectors
+    security = {**spec.get("securityContext", {}), **container["securityContext"]}
+    assert security["runAsNonRoot"] is True
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["capabilities"]["drop"] == ["ALL"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    probes = [
+        container[k] for k in ("livenessProbe", "readinessProbe", "startupProbe") if k in container
+    ]
+    assert probes
+    for probe in probes:
+        assert ports[probe["httpGet"]["port"]] == 13133
+    assert docs.config()["extensions"]["health_check"]["endpoint"] == "0.0.0.0:13133"
+
+
+def test_agent_sees_gpus_and_host_and_forwards_to_the_gateway(render: Any) -> None:
+    """The agent is a DaemonSet with the NVIDIA runtime and every GPU, the host's PIDs and
+    root filesystem read-only, sending all it gets to the gateway."""
+    docs = render(AGENT)
+    spec = _spec(docs.one("DaemonSet"))
+    assert spec["runtimeClassName"] == "nvidia"
+    assert spec["hostPID"] is True
+    (container,) = spec["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["NVIDIA_VISIBLE_DEVICES"] == "all"
+    assert "nvidia.com/gpu" not in container["resources"].get("limits", {})
+    (hostfs,) = [m for m in container["volumeMounts"] if m["name"] == "hostfs"]
+    assert hostfs["readOnly"] is True
+    config = docs.config()
+    assert set(config["receivers"]) == {"otlp", "nvml", "hostmetrics"}
+    assert config["exporters"]["otlp/gateway"]["endpoint"] == "trainwire.trainwire.svc:4317"
+    for pipeline in config["service"]["pipelines"].values():
+        assert pipeline["exporters"] == ["otlp/gateway"]
+    assert docs.one("Service")["spec"]["internalTrafficPolicy"] == "Local"
+
+
+def test_agent_without_gpus_has_no_nvidia_runtime(render: Any) -> None:
+    """gpu.enabled: false drops the NVML receiver and the NVIDIA runtime class (CPU nodes)."""
+    docs = render({**AGENT, "agent": {**AGENT["agent"], "gpu": {"enabled": False}}})
+    assert "runtimeClassName" not in _spec(docs.one("DaemonSet"))
+    assert "nvml" not in docs.config()["receivers"]
+
+
+def test_sidecar_is_a_native_sidecar_of_the_job(render: Any) -> None:
+    """In the example Job the collector is an init container with restartPolicy: Always, its
+    config is the release's ConfigMap, and training sends to it on the pod's loopback."""
+    docs = render(SIDECAR, name="trainwire-sidecar")
+    spec = _spec(docs.one("Job"))
+    (sidecar,) = spec["initContainers"]
+    assert sidecar["restartPolicy"] == "Always"
+    (train,) = spec["containers"]
+    assert {"name": "TRAINWIRE_ENDPOINT", "value": "http://localhost:4317"} in train["env"]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    configmap = next(d for d in docs.of_kind("ConfigMap") if "config.yaml" in d["data"])
+    assert volumes["trainwire-config"]["configMap"]["name"] == configmap["metadata"]["name"]
+    config = docs.config()
+    assert config["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"] == "localhost:4317"
+    drain = config["exporters"]["otlp/gateway"]["sending_queue"]["drain_timeout_s"]
+    assert drain < spec["terminationGracePeriodSeconds"]
+    assert (
+        not docs.of_kind("Deployment")
+        and not docs.of_kind("DaemonSet")
+        and not docs.of_kind("Service")
+    )
+
+
+def _example_pods() -> list[tuple[str, dict[str, Any]]]:
+    job = yaml.safe_load((EXAMPLES / "training-job.yaml").read_text())
+    pytorchjob = yaml.safe_load((EXAMPLES / "pytorchjob.yaml").read_text())
+    pods = [("training-job.yaml", job["spec"]["template"])]
+    for role, replica in pytorchjob["spec"]["pytorchReplicaSpecs"].items():
+        pods.append((f"pytorchjob.yaml {role}", replica["template"]))
+    return pods
+
+
+@pytest.mark.parametrize(
+    ("where", "template"), _example_pods(), ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_example_pods_carry_the_chart_sidecar(
+    render: Any, where: str, template: dict[str, Any]
+) -> None:
+    """helm/examples' Job and PyTorchJob pods are valid and carry exactly the sidecar, volumes
+    and endpoint the chart's trainwire.sidecar template renders."""
+    kubernetes_validate.validate(
+        {
+            "apiVersion": "v1",
+            "kind": "PodTemplate",
+            "metadata": {"name": "x"},
+            "template": template,
+        },
+        "1.29.0",
+        strict=True,
+    )
+    rendered = _spec(render(SIDECAR, name="trainwire-sidecar").one("Job"))
+    spec = template["spec"]
+    assert spec["initContainers"] == rendered["initContainers"], where
+    assert spec["volumes"] == rendered["volumes"], where
+    for container in spec["containers"]:
+        assert {"name": "TRAINWIRE_ENDPOINT", "value": "http://localhost:4317"} in container["env"]
+
+
+def test_discord_webhook_comes_from_a_secret(render: Any) -> None:
+    """With discord enabled, the webhook URL reaches the collector only through a Secret."""
+    docs = render(
+        {"discord": {"enabled": True, "webhookUrl": "https://discord.com/api/webhooks/1/t0ken"}}
+    )
+    secret = docs.one("Secret")
+    (container,) = _spec(docs.one("Deployment"))["containers"]
+    (env,) = [e for e in container["env"] if e["name"] == "DISCORD_WEBHOOK_URL"]
+    assert env["valueFrom"]["secretKeyRef"]["name"] == secret["metadata"]["name"]
+    assert "t0ken" not in docs.config_text()
+    assert docs.config()["exporters"]["discord"]["webhook_url"] == "${env:DISCORD_WEBHOOK_URL}"
+    existing = render(
+        {"discord": {"enabled": True, "existingSecret": "hook", "existingSecretKey": "url"}}
+    )
+    assert not existing.of_kind("Secret")
+    (container,) = _spec(existing.one("Deployment"))["containers"]
+    (env,) = [e for e in container["env"] if e["name"] == "DISCORD_WEBHOOK_URL"]
+    assert env["valueFrom"]["secretKeyRef"] == {"name": "hook", "key": "url"}
+
+
+def test_config_values_are_laid_over_the_rendered_config(render: Any) -> None:
+    """`config:` in values changes the rendered collector config and rolls the pods."""
+    default = render({})
+    tuned = render({"config": {"processors": {"memory_limiter": {"limit_percentage": 70}}}})
+    assert tuned.config()["processors"]["memory_limiter"]["limit_percentage"] == 70
+    assert tuned.config()["processors"]["memory_limiter"]["check_interval_s"] == 1
+    checksum = "checksum/config"
+    before = default.one("Deployment")["spec"]["template"]["metadata"]["annotations"][checksum]
+    after = tuned.one("Deployment")["spec"]["template"]["metadata"]["annotations"][checksum]
+    assert before != after
+
+
+def test_service_monitor_scrapes_metrics_and_self_telemetry(render: Any) -> None:
+    """The optional ServiceMonitor selects the gateway Service and scrapes its metrics ports."""
+    docs = render({"serviceMonitor": {"enabled": True, "extraLabels": {"release": "kps"}}})
+    monitor = docs.one("ServiceMonitor")
+    assert monitor["metadata"]["labels"]["release"] == "kps"
+    assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["metrics", "telemetry"]
+    service_labels = docs.one("Service")["metadata"]["labels"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service_labels.items()
+
+
+def test_dashboard_configmap_carries_the_grafana_dashboard(render: Any) -> None:
+    """The gateway ships the Grafana dashboard in a ConfigMap labelled grafana_dashboard: "1",
+    identical to deploy/grafana/trainwire-dashboard.json."""
+    if not DASHBOARD_SOURCE.exists():
+        pytest.skip(
+            "deploy/grafana/trainwire-dashboard.json (the Grafana dashboard) is not written yet"
+        )
+    source = DASHBOARD_SOURCE.read_text()
+    assert (CHART / "files" / "trainwire-dashboard.json").read_text() == source, (
+        "helm/trainwire/files/trainwire-dashboard.json differs from deploy/grafana/; copy it again"
+    )
+    (configmap,) = [
+        d for d in render({}).of_kind("ConfigMap") if d["metadata"]["name"].endswith("-dashboard")
+    ]
+    assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert configmap["data"]["trainwire-dashboard.json"].strip() == source.strip()
+
+
+def test_image_tag_follows_the_chart_and_package_versions() -> None:
+    """values.yaml's image tag, Chart.yaml's appVersion and pyproject's version agree."""
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    version = re.search(r'^version = "(.+)"$', (REPO / "pyproject.toml").read_text(), re.M)
+    assert version is not None
+    assert values["image"]["tag"] == chart["appVersion"] == version.group(1)
+    example_images = re.findall(
+        r"image: (\S*trainwire\S*)", (EXAMPLES / "training-job.yaml").read_text()
+    )
+    assert example_images == [f"{values['image']['repository']}:{chart['appVersion']}"]
