@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
+
+from trainwire.collector.cli import collector
 
 pytest.importorskip("helm_python", reason="helm-python-sdk is not installed")
 kubernetes_validate = pytest.importorskip(
@@ -256,3 +259,17 @@ def test_image_tag_follows_the_chart_and_package_versions() -> None:
         r"image: (\S*trainwire\S*)", (EXAMPLES / "training-job.yaml").read_text()
     )
     assert example_images == [f"{values['image']['repository']}:{chart['appVersion']}"]
+
+
+def test_operator_example_config_passes_collector_validate(tmp_path: Path) -> None:
+    """The OpenTelemetryCollector example's config passes `trainwire collector validate`,
+    and forwards to the gateway the other examples name."""
+    example = yaml.safe_load((EXAMPLES / "opentelemetry-operator-sidecar.yaml").read_text())
+    assert example["spec"]["mode"] == "sidecar"
+    config = example["spec"]["config"]
+    assert config["exporters"]["otlp/gateway"]["endpoint"] == SIDECAR["sidecar"]["gatewayEndpoint"]
+    text = yaml.safe_dump(config).replace("/tmp/trainwire", str(tmp_path / "state"))
+    path = tmp_path / "collector.yaml"
+    path.write_text(text)
+    result = CliRunner().invoke(collector, ["validate", f"--config={path}"])
+    assert result.exit_code == 0, result.output
