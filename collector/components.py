@@ -43,6 +43,8 @@ def builtin_factories() -> list[Factory]:
     from trainwire.collector.processors.batch import factory as batch_processor
     from trainwire.collector.processors.filter import factory as filter_processor
     from trainwire.collector.processors.memory_limiter import factory as memory_limiter_processor
+    from trainwire.collector.receivers.hostmetrics import factory as hostmetrics_receiver
+    from trainwire.collector.receivers.nvml import factory as nvml_receiver
     from trainwire.collector.receivers.otlp import factory as otlp_receiver
     from trainwire.exporters.discord import factory as discord_exporter
     from trainwire.exporters.otlp import factory as otlp_exporter
@@ -52,6 +54,8 @@ def builtin_factories() -> list[Factory]:
 
     return [
         otlp_receiver,
+        nvml_receiver,
+        hostmetrics_receiver,
         memory_limiter_processor,
         filter_processor,
         attributes_processor,

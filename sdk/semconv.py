@@ -56,7 +56,6 @@ __all__ = [
     "ERROR_TYPE",
     "HW_ENERGY",
     "HW_ERRORS",
-    "HW_GPU_IO",
     "HW_GPU_MEMORY_LIMIT",
     "HW_GPU_MEMORY_USAGE",
     "HW_GPU_MEMORY_UTILIZATION",
@@ -73,6 +72,7 @@ __all__ = [
     "NVML_GPU_CLOCK_FREQUENCY",
     "NVML_GPU_CLOCK_TYPE",
     "NVML_GPU_FAN_SPEED",
+    "NVML_GPU_PCIE_THROUGHPUT",
     "NVML_GPU_POWER_LIMIT",
     "NVML_GPU_PROCESS_MEMORY_USAGE",
     "NVML_GPU_THROTTLE_ACTIVE",
@@ -212,8 +212,6 @@ HW_GPU_MEMORY_LIMIT: Final = "hw.gpu.memory.limit"
 """Gauge, ``By``: total memory."""
 HW_GPU_MEMORY_UTILIZATION: Final = "hw.gpu.memory.utilization"
 """Gauge, ``1``: usage / limit."""
-HW_GPU_IO: Final = "hw.gpu.io"
-"""Monotonic cumulative sum, ``By``: PCIe traffic per ``network.io.direction``."""
 HW_ERRORS: Final = "hw.errors"
 """Monotonic cumulative sum, ``{error}``: ECC errors per ``error.type``, ``hw.type=gpu``."""
 HW_TEMPERATURE: Final = "hw.temperature"
@@ -230,6 +228,9 @@ NVML_GPU_CLOCK_TYPE: Final = "nvml.gpu.clock.type"
 """``sm`` or ``memory``."""
 NVML_GPU_FAN_SPEED: Final = "nvml.gpu.fan.speed"
 """Gauge, ``1`` (0..1 of the fan's maximum); absent on fanless datacenter GPUs."""
+NVML_GPU_PCIE_THROUGHPUT: Final = "nvml.gpu.pcie.throughput"
+"""Gauge, ``By/s``, per ``network.io.direction``: NVML samples PCIe traffic as a rate
+(over 20 ms), not the byte count OpenTelemetry's ``hw.gpu.io`` counter needs."""
 NVML_GPU_POWER_LIMIT: Final = "nvml.gpu.power.limit"
 """Gauge, ``W``: the enforced power limit."""
 NVML_GPU_THROTTLE_ACTIVE: Final = "nvml.gpu.throttle.active"

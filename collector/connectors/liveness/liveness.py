@@ -38,6 +38,7 @@ from trainwire.collector.connectors.liveness.events import (
     stall_request,
 )
 from trainwire.collector.connectors.liveness.state import RankKey, RankState, rank_key
+from trainwire.collector.rundirectory import run_directory
 from trainwire.errors import ConfigError
 
 __all__ = ["LivenessConnector"]
@@ -114,6 +115,7 @@ class LivenessConnector:
                 logger.warning("%s connector: ignoring stored record %r: %s", self.id, key, exc)
                 continue
             self.ranks[state.key] = state
+            run_directory().add(state.resource)
 
     def _register_telemetry(self, host: Host) -> None:
         labels = {"connector": str(self.id)}
@@ -163,6 +165,7 @@ class LivenessConnector:
         if state is None:
             state = RankState(key[0], key[1], resource.SerializeToString(), now)
             self.ranks[key] = state
+            run_directory().add(state.resource)  # for the nvml and hostmetrics receivers
             self._flush_soon = True
             self._deleted.discard(state.storage_key)
         state.last_seen_ns = max(state.last_seen_ns, now)
@@ -179,6 +182,7 @@ class LivenessConnector:
 
     def _forget(self, key: RankKey, now: int, *, crashed: bool) -> None:
         state = self.ranks.pop(key, None)
+        run_directory().remove(*key)
         self._dirty.discard(key)
         if state is not None:
             self._deleted.add(state.storage_key)

@@ -1,0 +1,80 @@
+"""Tell which run a GPU process (a pid as NVML reports it) belongs to.
+
+NVML reports pids in the host's pid namespace; a run reports its ``process.pid`` in
+its own. Where the collector sees the host's processes (bare metal, or a container
+with the host's pid namespace and ``root_path``), ``/proc/<pid>/status`` gives the
+pid in each nested namespace (``NSpid``) and ``/proc/<pid>/cgroup`` the Kubernetes pod
+(``…pod<uid>…``), so a process in a pod is matched to the run whose ``k8s.pod.uid``
+and ``process.pid`` it has. Otherwise a pid is matched to a run of this host
+(same ``host.name``) with that ``process.pid``: the pid namespaces are the same.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from trainwire.collector.rundirectory import RunProcess
+
+__all__ = ["ProcInfo", "RunMatcher", "read_proc"]
+
+# cgroup v1: .../kubepods/burstable/pod<uid>/<container>; the systemd driver writes
+# .../kubepods-burstable-pod<uid with _ for ->.slice/...
+_POD = re.compile(r"pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})")
+
+
+@dataclass(frozen=True)
+class ProcInfo:
+    """What ``/proc/<pid>`` tells about a process."""
+
+    ns_pids: tuple[int, ...]
+    """Its pid in each pid namespace, outermost (the one ``proc`` belongs to) first."""
+    pod_uid: str | None
+    """The Kubernetes pod it runs in, if any."""
+
+
+def read_proc(proc: Path, pid: int) -> ProcInfo | None:
+    """Read ``proc/<pid>``; None when it is not there or not readable."""
+    try:
+        status = (proc / str(pid) / "status").read_text()
+    except OSError:
+        return None
+    ns_pids: tuple[int, ...] = (pid,)
+    for line in status.splitlines():
+        if line.startswith("NSpid:"):
+            ns_pids = tuple(int(p) for p in line.split()[1:]) or (pid,)
+            break
+    try:
+        cgroup = (proc / str(pid) / "cgroup").read_text()
+    except OSError:
+        cgroup = ""
+    match = _POD.search(cgroup)
+    return ProcInfo(ns_pids, match.group(1).replace("_", "-") if match else None)
+
+
+class RunMatcher:
+    """Matches host pids to the live run ranks of one collection."""
+
+    def __init__(self, runs: Iterable[RunProcess], *, host_name: str, proc: Path) -> None:
+        self._runs = list(runs)
+        self._host_name = host_name
+        self._proc = proc
+        self._local = {r.pid: r for r in self._runs if r.host == host_name and r.pid is not None}
+
+    def match(self, pid: int) -> RunProcess | None:
+        """The run rank whose process ``pid`` is, or None when no known run's."""
+        if not self._runs:
+            return None
+        info = read_proc(self._proc, pid)
+        if info is not None and info.pod_uid is not None:
+            in_pod = [r for r in self._runs if r.pod_uid == info.pod_uid]
+            for run in in_pod:
+                if run.pid == info.ns_pids[-1]:
+                    return run
+            if len(in_pod) == 1:  # a helper process of the pod's only rank
+                return in_pod[0]
+        if info is not None and len(info.ns_pids) > 1:
+            return None  # in a nested namespace we cannot place: never guess
+        return self._local.get(pid)
