@@ -6,7 +6,34 @@ from dataclasses import dataclass, field
 
 from trainwire.collector.exporterhelper import QueueConfig, RetryConfig
 
-__all__ = ["SqliteExporterConfig"]
+__all__ = ["ApiConfig", "SqliteExporterConfig"]
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """The HTTP query API the collector serves over the store (``trainwire ui`` serves it too)."""
+
+    endpoint: str = "localhost:8080"
+    """host:port to listen on; 0.0.0.0:8080 accepts other hosts."""
+    read_token: str = ""
+    """When set, every request needs ``Authorization: Bearer <read_token>``."""
+    artifacts_directory: str = "./trainwire-data/artifacts"
+    """The artifact store to serve blobs from (the OTLP receiver's ``artifacts::directory``)."""
+
+    def validate(self) -> list[str]:
+        """Return one line per problem."""
+        from trainwire.collector.endpoint import parse_endpoint
+
+        problems = []
+        try:
+            parse_endpoint(self.endpoint)
+        except ValueError as exc:
+            problems.append(f"endpoint: {exc}")
+        if self.read_token != self.read_token.strip():
+            problems.append("read_token: has leading or trailing spaces")
+        if not self.artifacts_directory.strip():
+            problems.append("artifacts_directory: required; e.g. ./trainwire-data/artifacts")
+        return problems
 
 
 def _store_retry() -> RetryConfig:
@@ -23,9 +50,18 @@ class SqliteExporterConfig:
     sending_queue: QueueConfig = field(default_factory=QueueConfig)
     """When full, receivers push back (UNAVAILABLE / 503 with a retry delay)."""
     retry_on_failure: RetryConfig = field(default_factory=_store_retry)
+    lease_s: float = 0.0
+    """Embedded default only (the store in the training process): record this process as
+    the owner of each run it writes, renewed every third of ``lease_s``, so readers can
+    show a killed run as crashed. 0 (the default, and right for a collector): off."""
+    api: ApiConfig | None = None
+    """The HTTP query API (off when absent), e.g. ``{endpoint: "localhost:8080"}``."""
 
     def validate(self) -> list[str]:
         """Return one line per problem."""
+        problems: list[str] = []
         if not self.path or not str(self.path).strip():
-            return ["path: required; give the SQLite file, e.g. ./trainwire.db"]
-        return []
+            problems.append("path: required; give the SQLite file, e.g. ./trainwire.db")
+        if not self.lease_s >= 0:
+            problems.append(f"lease_s: must be 0 (off) or more, got {self.lease_s}")
+        return problems

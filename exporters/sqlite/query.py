@@ -30,8 +30,8 @@ Shapes (times are integers, ns since the epoch; ``*_at`` the same as ISO 8601 UT
 from __future__ import annotations
 
 import json
+import math
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ from trainwire.exporters.sqlite.filters import compile_filter, field_sql, parse_
 from trainwire.exporters.sqlite.lease import dead_runs
 from trainwire.exporters.sqlite.runs_json import STATUS_SQL, metric_summaries, run_dict
 from trainwire.exporters.sqlite.schema import connect
-from trainwire.exporters.sqlite.values import iso_time, jsonable
+from trainwire.exporters.sqlite.values import iso_time, json_number, jsonable
 
 __all__ = ["RunQuery", "default_artifacts_dir"]
 
@@ -205,6 +205,18 @@ class RunQuery:
             runs = [run_dict(row) for row in rows]
             self._attach_tags(runs)
         return {"runs": runs, "total": int(total), "limit": limit, "offset": offset}
+
+    def brief(self, ref: str) -> dict[str, Any]:
+        """One run as :meth:`list_runs` shows it (no params, summaries or ranks): cheap."""
+        with self._lock:
+            run_id = self.resolve(ref)
+            self._refresh_dead()
+            row = self._conn.execute(_RUN_SELECT + " WHERE r.run_id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise RunNotFoundError(f"no run '{run_id}' in {self.path}")
+            run = run_dict(row)
+            self._attach_tags([run])
+        return run
 
     def get_run(self, ref: str) -> dict[str, Any]:
         """One run with its params, summary, metric summaries, ranks and details."""
@@ -410,11 +422,53 @@ class RunQuery:
         next_after = rows[-1][2] if more and rows else None
         return {"run_id": run_id, "events": events, "next_after": next_after}
 
-    def changes(self) -> tuple[int, int]:
-        """A cheap token that changes when the store does (for live updates)."""
+    def updates(self, ref: str, *, after: int, limit: int = 5000) -> dict[str, Any]:
+        """What landed for the run with a time later than ``after`` (ns): for live views.
+
+        Returns ``{"run_id", "points": [{"key", "attributes", "step", "time", "value"}],
+        "events": [event], "cursor"}``; pass ``cursor`` as the next ``after``. Points
+        stored late with an earlier time than ``after`` are not seen again.
+        """
+        with self._lock:
+            run_id = self.resolve(ref)
+            points = self._conn.execute(
+                "SELECT s.name, s.attributes, p.step, p.time, p.value FROM resources rs"
+                " JOIN series s ON s.resource_id = rs.id JOIN points p ON p.series_id = s.id"
+                " WHERE rs.run_id = ? AND s.type IN ('gauge', 'sum') AND p.time > ?"
+                " ORDER BY p.time LIMIT ?",
+                (run_id, after, limit),
+            ).fetchall()
+            events = self.events(run_id, after=after, limit=limit)["events"]
+        cursor = max([after, *(p[3] for p in points), *(e["time"] for e in events)])
+        # A full page may stop mid-time: keep only what is complete up to the cursor.
+        if len(points) == limit:
+            cursor = min(cursor, points[-1][3] - 1)
+        if len(events) == limit:
+            cursor = min(cursor, events[-1]["time"] - 1)
+        if cursor <= after and (points or events):  # one time holds a whole page: move on
+            cursor = max([*(p[3] for p in points), *(e["time"] for e in events)])
+        return {
+            "run_id": run_id,
+            "points": [
+                {
+                    "key": p[0],
+                    "attributes": json.loads(p[1]),
+                    "step": p[2],
+                    "time": p[3],
+                    "value": json_number(math.nan if p[4] is None else p[4]),
+                }
+                for p in points
+                if p[3] <= cursor
+            ],
+            "events": [e for e in events if e["time"] <= cursor],
+            "cursor": cursor,
+        }
+
+    def data_version(self) -> int:
+        """A number that changes whenever another connection commits to the store."""
         with self._lock:
             (version,) = self._conn.execute("PRAGMA data_version").fetchone()
-            return int(version), time.monotonic_ns()
+            return int(version)
 
     # -- helpers ----------------------------------------------------------------------
 

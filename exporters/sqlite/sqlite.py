@@ -24,6 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from trainwire.collector.component import ComponentID, Host, Signal
 from trainwire.errors import PermanentExportError, RetryableExportError
 from trainwire.exporters.sqlite.config import SqliteExporterConfig
+from trainwire.exporters.sqlite.lease import renew_leases
 from trainwire.exporters.sqlite.schema import connect
 from trainwire.exporters.sqlite.writer import StoreWriter
 
@@ -62,6 +63,8 @@ class SqliteExporter:
         self.points_written = 0
         self.events_written = 0
         self.spans_written = 0
+        self._renewal: asyncio.Task[None] | None = None
+        self._api: Any = None  # ApiServer when config.api is set
 
     async def start(self, host: Host) -> None:
         """Open (create or migrate) the store on the exporter's thread."""
@@ -69,13 +72,38 @@ class SqliteExporter:
             max_workers=1, thread_name_prefix=f"trainwire-{self.id}"
         )
         await self._run(self._open)
+        if self.config.lease_s > 0:
+            self._renewal = asyncio.create_task(self._renew_leases(self.config.lease_s))
+        if self.config.api is not None:
+            from trainwire.exporters.sqlite.api.server import ApiServer
+
+            self._api = ApiServer(
+                Path(self.config.path).expanduser(),
+                endpoint=self.config.api.endpoint,
+                read_token=self.config.api.read_token or None,
+                artifacts_dir=Path(self.config.api.artifacts_directory).expanduser(),
+                name=str(self.id),
+            )
+            await self._api.start()
 
     def _open(self) -> None:
         path = Path(self.config.path).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = connect(path)
-        self._writer = StoreWriter(self._conn)
+        self._writer = StoreWriter(self._conn, lease_s=self.config.lease_s)
         logger.info("%s: storing runs in %s", self.id, path.resolve())
+
+    async def _renew_leases(self, lease_s: float) -> None:
+        """Keep the leases of this process's runs from expiring while it lives."""
+        while True:
+            await asyncio.sleep(lease_s / 3)
+            conn = self._conn
+            if conn is None:
+                return
+            try:
+                await self._run(lambda c=conn: renew_leases(c, lease_s))
+            except (sqlite3.Error, RetryableExportError) as exc:
+                logger.warning("%s: could not renew run leases: %s", self.id, exc)
 
     async def push(self, signal: Signal, request: Any) -> None:
         """Commit ``request`` (metrics, logs or traces) in one transaction.
@@ -141,6 +169,12 @@ class SqliteExporter:
 
     async def shutdown(self) -> None:
         """Close the store once the writes in flight are done; safe before start and twice."""
+        renewal, self._renewal = self._renewal, None
+        if renewal is not None:
+            renewal.cancel()
+        api, self._api = self._api, None
+        if api is not None:
+            await api.stop()
         executor, self._executor = self._executor, None
         if executor is None:
             return

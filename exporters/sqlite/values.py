@@ -41,7 +41,7 @@ def iso_time(ns: int | None) -> str | None:
     if ns is None or ns <= 0:
         return None
     try:
-        moment = dt.datetime.fromtimestamp(ns / 1e9, tz=dt.UTC)
+        moment = dt.datetime.fromtimestamp(ns / 1e9, tz=dt.timezone.utc)
     except (OverflowError, OSError, ValueError):
         return None
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

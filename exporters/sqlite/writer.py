@@ -27,6 +27,7 @@ from trainwire import semconv
 from trainwire.anyvalue import attributes_to_dict
 from trainwire.exporters.sqlite.distributions import distribution_rows
 from trainwire.exporters.sqlite.identity import canonical_json, column_text, digest
+from trainwire.exporters.sqlite.lease import take_lease
 from trainwire.exporters.sqlite.run_events import apply_event, event_row
 
 __all__ = ["StoreWriter"]
@@ -38,8 +39,9 @@ _INT64_MAX = 2**63 - 1
 class StoreWriter:
     """Writes requests into an open store connection; not thread-safe (one writer)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, *, lease_s: float = 0.0) -> None:
         self._conn = conn
+        self._lease_s = lease_s  # > 0: this process owns the runs it writes (lease.py)
         self._resources: dict[bytes, tuple[int, str | None]] = {}
         self._series: dict[tuple[int, str, str, str], int] = {}
         self._stepped: set[int] = set()  # resources whose step-less points were looked for
@@ -137,19 +139,30 @@ class StoreWriter:
         return resource_id, run_id
 
     def _ensure_run(self, run_id: str, rank: int, attributes: dict[str, Any]) -> None:
-        experiment = str(attributes.get(semconv.ML_EXPERIMENT_NAME) or "default")
+        named = attributes.get(semconv.ML_EXPERIMENT_NAME)
+        experiment = str(named or "default")
         group = column_text(attributes.get(semconv.ML_RUN_GROUP))
         world_size = max(1, _int(attributes.get(semconv.ML_RUN_WORLD_SIZE), 1))
         host = column_text(attributes.get(semconv.HOST_NAME))
+        # A resource carrying only the run id (the collector's ml.artifact events) may come
+        # first: the run's own resource then fills in what that one could not say.
         self._conn.execute(
-            "INSERT OR IGNORE INTO runs(run_id, name, experiment, group_name, world_size, host)"
-            " VALUES (?,?,?,?,?,?)",
-            (run_id, run_id, experiment, group, world_size, host),
+            "INSERT INTO runs(run_id, name, experiment, group_name, world_size, host)"
+            " VALUES (?,?,?,?,?,?) ON CONFLICT(run_id) DO UPDATE SET"
+            " experiment = CASE WHEN ? THEN excluded.experiment ELSE runs.experiment END,"
+            " group_name = coalesce(runs.group_name, excluded.group_name),"
+            " world_size = max(runs.world_size, excluded.world_size),"
+            " host = coalesce(runs.host, excluded.host)",
+            (run_id, run_id, experiment, group, world_size, host, bool(named)),
         )
         self._conn.execute(
-            "INSERT OR IGNORE INTO run_ranks(run_id, rank, host, pid) VALUES (?,?,?,?)",
+            "INSERT INTO run_ranks(run_id, rank, host, pid) VALUES (?,?,?,?)"
+            " ON CONFLICT(run_id, rank) DO UPDATE SET host = coalesce(run_ranks.host,"
+            " excluded.host), pid = coalesce(excluded.pid, run_ranks.pid)",
             (run_id, rank, host, _int(attributes.get(semconv.PROCESS_PID), None)),
         )
+        if self._lease_s > 0:
+            take_lease(self._conn, run_id, rank, self._lease_s)
 
     def _touch_run(self, run_id: str, times: list[int]) -> None:
         """Widen the run's start and last-seen times to cover ``times`` (zeros are unset)."""

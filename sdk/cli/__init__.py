@@ -16,7 +16,7 @@ from trainwire.cli.sync import sync
 __all__ = ["main"]
 
 # Commands that import server-side code load only when used, so `trainwire runs` stays quick.
-_LAZY = {"collector": "trainwire.collector.cli:collector"}
+_LAZY = {"collector": "trainwire.collector.cli:collector", "ui": "trainwire.cli.ui:ui"}
 
 
 class _Group(click.Group):

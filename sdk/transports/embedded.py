@@ -20,6 +20,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 
+from trainwire import settings
 from trainwire.errors import PermanentExportError, RetryableExportError
 from trainwire.spool import SIGNAL_LOGS, SIGNAL_METRICS
 
@@ -93,7 +94,9 @@ def embedded_config(db_path: str | Path) -> dict[str, Any]:
     """The default in-process pipeline: both signals into the sqlite store at ``db_path``."""
     pipeline = {"exporters": ["sqlite"]}
     # No queue: the SDK's sender already holds the data until the store has committed it.
-    sqlite = {"path": str(db_path), "sending_queue": {"enabled": False}}
+    sqlite: dict[str, Any] = {"path": str(db_path), "sending_queue": {"enabled": False}}
+    # The store lives in this process: it leases its runs so readers see a kill as a crash.
+    sqlite["lease_s"] = 3 * settings.HEARTBEAT_INTERVAL.get()
     return {
         "exporters": {"sqlite": sqlite},
         "service": {"pipelines": {"metrics": pipeline, "logs": dict(pipeline)}},
