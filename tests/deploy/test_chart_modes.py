@@ -233,10 +233,6 @@ def test_service_monitor_scrapes_metrics_and_self_telemetry(render: Any) -> None
 def test_dashboard_configmap_carries_the_grafana_dashboard(render: Any) -> None:
     """The gateway ships the Grafana dashboard in a ConfigMap labelled grafana_dashboard: "1",
     identical to deploy/grafana/trainwire-dashboard.json."""
-    if not DASHBOARD_SOURCE.exists():
-        pytest.skip(
-            "deploy/grafana/trainwire-dashboard.json (the Grafana dashboard) is not written yet"
-        )
     source = DASHBOARD_SOURCE.read_text()
     assert (CHART / "files" / "trainwire-dashboard.json").read_text() == source, (
         "helm/trainwire/files/trainwire-dashboard.json differs from deploy/grafana/; copy it again"
