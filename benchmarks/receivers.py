@@ -1,0 +1,122 @@
+"""Collection cost of the nvml and hostmetrics receivers, and of the host-figures tracker.
+
+Prints, for this machine, the CPU time (user + system of this process) of:
+  nvml         one collection of --gpus GPUs with --procs processes each, through the
+               fake NVML library (the real one adds the driver's own time)
+  hostmetrics  one collection with every scraper, --runs run processes included
+  hostfigures  HostFiguresTracker.observe() of one nvml plus one hostmetrics request
+
+Usage: python benchmarks/receivers.py [--gpus 8] [--procs 4] [--runs 8] [--repeat 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+
+from trainwire import semconv
+from trainwire.anyvalue import to_attributes
+from trainwire.collector.component import ComponentID
+from trainwire.collector.hostfigures import HostFiguresTracker
+from trainwire.collector.receivers.hostmetrics import (
+    HostmetricsReceiver,
+    HostmetricsReceiverConfig,
+)
+from trainwire.collector.receivers.nvml import NvmlReceiver, NvmlReceiverConfig
+from trainwire.collector.receivers.nvml import fake as fake_nvml
+from trainwire.collector.rundirectory import RunDirectory
+
+
+def cpu_ms(work: Callable[[], Any], repeat: int) -> tuple[float, float]:
+    """Median and p90 CPU milliseconds of one call of ``work``."""
+    samples = []
+    for _ in range(repeat):
+        start = time.process_time()
+        work()
+        samples.append((time.process_time() - start) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.9)]
+
+
+def directory_with_runs(count: int, host: str) -> RunDirectory:
+    directory = RunDirectory()
+    for rank in range(count):
+        attributes = {
+            semconv.ML_RUN_ID: "bench",
+            semconv.ML_RUN_RANK: rank,
+            semconv.HOST_NAME: host,
+            semconv.PROCESS_PID: os.getpid(),
+        }
+        directory.add(Resource(attributes=to_attributes(attributes)))
+    return directory
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gpus", type=int, default=8)
+    parser.add_argument("--procs", type=int, default=4, help="GPU processes per GPU")
+    parser.add_argument("--runs", type=int, default=8, help="run processes on the host")
+    parser.add_argument("--repeat", type=int, default=200)
+    args = parser.parse_args()
+    host = "bench-host"
+    directory = directory_with_runs(args.runs, host)
+
+    processes = [{"pid": os.getpid() + i, "used_memory": 2**30} for i in range(args.procs)]
+    devices = [{"uuid": f"GPU-{i:08d}", "processes": processes} for i in range(args.gpus)]
+    os.environ[fake_nvml.ENV_VAR] = json.dumps({"devices": devices})
+    nvml = NvmlReceiver(
+        NvmlReceiverConfig(library=fake_nvml.__name__, host_name=host),
+        id=ComponentID("nvml"),
+        next_consumers={},
+        directory=directory,
+    )
+    assert nvml.open()
+    hostmetrics = HostmetricsReceiver(
+        HostmetricsReceiverConfig(host_name=host),
+        id=ComponentID("hostmetrics"),
+        next_consumers={},
+        directory=directory,
+    )
+    assert hostmetrics.open()
+    hostmetrics.collect()  # the process scraper's first reading only sets a baseline
+    gpu_request, host_request = nvml.collect(), hostmetrics.collect()
+    assert gpu_request is not None and host_request is not None
+    tracker = HostFiguresTracker()
+
+    def observe() -> None:
+        tracker.observe(gpu_request)
+        tracker.observe(host_request)
+
+    def count(request: Any) -> int:
+        return sum(
+            len(getattr(m, m.WhichOneof("data")).data_points)
+            for rm in request.resource_metrics
+            for sm in rm.scope_metrics
+            for m in sm.metrics
+        )
+
+    rows = [
+        (f"nvml: {args.gpus} GPUs × {args.procs} processes", nvml.collect, count(gpu_request)),
+        (
+            f"hostmetrics: all scrapers, {args.runs} run processes",
+            hostmetrics.collect,
+            count(host_request),
+        ),
+        ("hostfigures: observe both requests", observe, count(gpu_request) + count(host_request)),
+    ]
+    print(f"{'collection':<48} {'points':>7} {'CPU ms p50':>11} {'p90':>7}")
+    for label, work, points in rows:
+        p50, p90 = cpu_ms(work, args.repeat)
+        print(f"{label:<48} {points:>7} {p50:>11.2f} {p90:>7.2f}")
+    nvml.close()
+
+
+if __name__ == "__main__":
+    main()
