@@ -3,8 +3,9 @@
 #   build:  docker build -t trainwire:dev .
 #   run:    docker run -p 4317:4317 -p 4318:4318 -p 8080:8080 -p 9464:9464 \
 #             -v trainwire-data:/var/lib/trainwire trainwire:dev
-# The config it runs is otel-config.yaml (copied to /etc/trainwire/config.yaml); mount
-# your own there, or pass `--config /path` (the arguments replace CMD).
+# It runs a gateway (deploy/docker/collector.yaml, copied to /etc/trainwire/config.yaml):
+# OTLP on 4317/4318, the query API and web UI on 8080, Prometheus /metrics on 9464. Mount
+# your own config there, or pass `--config /path` (the arguments replace CMD).
 ARG PYTHON_VERSION=3.12
 
 # Stage 1: build the wheel and install it, with its server-side extras, into a venv.
@@ -31,16 +32,18 @@ RUN groupadd --system --gid 10001 trainwire \
  && mkdir -p /var/lib/trainwire \
  && chown trainwire:trainwire /var/lib/trainwire
 COPY --from=build /opt/trainwire /opt/trainwire
-COPY otel-config.yaml /etc/trainwire/config.yaml
-# Listen on every interface inside the container; keep state on the data volume.
-# PYTHONDONTWRITEBYTECODE: the root filesystem may be read-only (the Helm chart makes it so).
+COPY deploy/docker/collector.yaml /etc/trainwire/config.yaml
+# What the config reads: listen on every interface inside the container, keep state on the
+# data volume. PYTHONDONTWRITEBYTECODE: the root filesystem may be read-only (the Helm
+# chart makes it so).
 ENV PATH=/opt/trainwire/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     TRAINWIRE_DATA_DIR=/var/lib/trainwire \
-    TRAINWIRE_DB=/var/lib/trainwire/trainwire.db \
     TRAINWIRE_OTLP_GRPC_ENDPOINT=0.0.0.0:4317 \
     TRAINWIRE_OTLP_HTTP_ENDPOINT=0.0.0.0:4318 \
+    TRAINWIRE_API_ENDPOINT=0.0.0.0:8080 \
+    TRAINWIRE_PROMETHEUS_ENDPOINT=0.0.0.0:9464 \
     TRAINWIRE_HEALTH_ENDPOINT=0.0.0.0:13133 \
     TRAINWIRE_TELEMETRY_ENDPOINT=0.0.0.0:8888
 VOLUME ["/var/lib/trainwire"]

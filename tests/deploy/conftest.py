@@ -9,11 +9,6 @@ from typing import Any
 import pytest
 import yaml
 
-helm = pytest.importorskip(
-    "helm_python",
-    reason="helm-python-sdk (Helm's library for x86-64 Linux) is not installed: pip install -e '.[dev]'",
-)
-
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "helm" / "trainwire"
 RELEASE = "trainwire"
@@ -50,6 +45,11 @@ Render = Callable[..., Manifests]
 @pytest.fixture(scope="session")
 def chart() -> Any:
     """The chart, loaded once."""
+    helm = pytest.importorskip(
+        "helm_python",
+        reason="helm-python-sdk (Helm's library, x86-64 Linux only) is not installed:"
+        " pip install -e '.[dev]'",
+    )
     return helm.Chart.load(CHART)
 
 

@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import sysconfig
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
+from trainwire.collector.config import expand_env
 from trainwire.testing import clean_environment, free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -133,6 +138,25 @@ def _shipped_config(runtime: Stage) -> tuple[str, Path]:
     raise AssertionError(f"no COPY puts a file at {in_image}, the config CMD names")
 
 
+def test_shipped_config_is_the_charts_gateway_config(
+    stages: list[Stage], render: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The image runs what the Helm chart's gateway runs, and the Dockerfile sets every
+    variable that config reads to the value the chart's config has."""
+    runtime = stages[-1]
+    _, source = _shipped_config(runtime)
+    shipped = yaml.safe_load(source.read_text())
+    referenced = set(re.findall(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)", source.read_text()))
+    assert referenced <= set(runtime.env()), "the config reads variables the image does not set"
+    problems: list[str] = []
+    with_defaults = expand_env(shipped, "", problems)
+    assert problems == []
+    assert with_defaults == render({}).config()
+    for name in referenced:
+        monkeypatch.setenv(name, runtime.env()[name])
+    assert expand_env(shipped, "", problems) == with_defaults
+
+
 @pytest.fixture(scope="module")
 def image_venv(tmp_path_factory: pytest.TempPathFactory, stages: list[Stage]) -> Path:
     """A fresh venv holding the wheel built from what the Dockerfile's build stage copies."""
@@ -195,10 +219,10 @@ def test_entrypoint_serves_health_and_exits_0_on_sigterm(
     env = {**clean_environment(), **runtime.env()}
     # What `docker run -e ...` would change: the listen addresses (free loopback ports, as
     # tests never bind fixed ones) and the data volume's place.
-    for name in ("OTLP_GRPC", "OTLP_HTTP", "HEALTH", "TELEMETRY"):
-        assert env[f"TRAINWIRE_{name}_ENDPOINT"].startswith("0.0.0.0:")
-        env[f"TRAINWIRE_{name}_ENDPOINT"] = f"127.0.0.1:{free_port()}"
-    env["TRAINWIRE_DB"] = env["TRAINWIRE_DB"].replace(env["TRAINWIRE_DATA_DIR"], str(data))
+    endpoints = [name for name in runtime.env() if name.endswith("_ENDPOINT")]
+    for name in endpoints:
+        assert env[name].startswith("0.0.0.0:"), f"{name} listens only inside the container"
+        env[name] = f"127.0.0.1:{free_port()}"
     env["TRAINWIRE_DATA_DIR"] = str(data)
     env["PATH"] = f"{image_venv / 'bin'}{os.pathsep}{os.environ['PATH']}"
 
@@ -218,6 +242,9 @@ def test_entrypoint_serves_health_and_exits_0_on_sigterm(
             lambda: healthy() or process.poll() is not None, timeout_s=60, interval_s=0.3
         )
         assert process.poll() is None, process.communicate()[0]
+        api = f"http://{env['TRAINWIRE_API_ENDPOINT']}/api/runs"
+        with urllib.request.urlopen(api, timeout=5) as response:
+            assert response.status == 200
         stop = getattr(signal, runtime.all("STOPSIGNAL")[-1])
         process.send_signal(stop)
         output, _ = process.communicate(timeout=60)
