@@ -50,12 +50,21 @@ def rename(db_path: Path | None, run_ref: str, name: str) -> None:
     default=None,
     help="Artifact store (default: trainwire-artifacts/ beside the store file).",
 )
+@click.option(
+    "--min-age",
+    "min_age_s",
+    type=click.FloatRange(min=0),
+    default=300.0,
+    show_default=True,
+    help="Keep blobs written less than this many seconds ago (`trainwire gc` takes them later).",
+)
 def rm(
     db_path: Path | None,
     run_refs: tuple[str, ...],
     yes: bool,
     force: bool,
     artifacts_dir: Path | None,
+    min_age_s: float,
 ) -> None:
     """Remove runs with all their data, and the artifact blobs no other run references.
 
@@ -78,13 +87,13 @@ def rm(
         blobs = artifacts_dir or _default_artifacts(path)
         for run_id, name, _ in targets:
             removed = remove_run(conn, run_id)
-            freed = collect_garbage(conn, blobs, only=removed.sha256s).removed
-            kept = len(removed.sha256s) - len(freed)
-            note = f", {kept} kept (another run references them)" if kept else ""
-            click.echo(
-                f"removed {name} ({run_id}): {removed.rows} rows,"
-                f" {len(freed)} artifact blobs deleted{note}"
-            )
+            gc = collect_garbage(conn, blobs, only=removed.sha256s, min_age_s=min_age_s)
+            notes = [f"{len(gc.removed)} artifact blobs deleted"]
+            if gc.kept:
+                notes.append(f"{gc.kept} kept (other runs reference them)")
+            if gc.spared_recent:
+                notes.append(f"{len(gc.spared_recent)} kept for now (newer than {min_age_s:g} s)")
+            click.echo(f"removed {name} ({run_id}): {removed.rows} rows, " + ", ".join(notes))
 
 
 @click.command()
@@ -194,6 +203,9 @@ def _from_config(config_path: Path, db: Path) -> tuple[Path | None, list[Path]]:
     for cid, exporter in config.components.get(Kind.EXPORTER, {}).items():
         if cid.type != "sqlite" or Path(exporter.path).expanduser().resolve() != db.resolve():
             continue
+        api = getattr(exporter, "api", None)
+        if api is not None and api.artifacts_directory:  # where the query API serves blobs from
+            artifacts = artifacts or Path(api.artifacts_directory).expanduser()
         queue = exporter.sending_queue
         storage = extensions.get(ComponentID.parse(queue.storage)) if queue.enabled else None
         if storage is not None:

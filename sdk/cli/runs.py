@@ -97,7 +97,8 @@ def runs(
             _write_csv(body["runs"])
             return
         latest = _latest(store_path(db_path), [run["id"] for run in body["runs"]])
-    _print_table(body, latest, store_path(db_path))
+    filtered = any(v is not None for v in (*filters.values(), where))
+    _print_table(body, latest, store_path(db_path), filtered=filtered)
 
 
 def _latest(path: Path, run_ids: list[str]) -> dict[str, str]:
@@ -112,10 +113,12 @@ def _latest(path: Path, run_ids: list[str]) -> dict[str, str]:
     return shown
 
 
-def _print_table(body: dict[str, Any], latest: dict[str, str], path: Path) -> None:
+def _print_table(
+    body: dict[str, Any], latest: dict[str, str], path: Path, *, filtered: bool
+) -> None:
     records = body["runs"]
     if not records:
-        click.echo("no runs match" if body["total"] else "no runs yet")
+        click.echo("no runs match these filters" if filtered else "no runs yet")
         return
     more = f" (showing {len(records)} of {body['total']})" if body["total"] > len(records) else ""
     table = Table(title=f"runs in {path}{more}", title_justify="left")

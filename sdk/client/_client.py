@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib
-import math
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from trainwire.client._files import Progress, points_of, read_verified, write_verified
 from trainwire.client._watch import ArtifactStatus, ArtifactWatch, poll_artifact, poll_run
-from trainwire.errors import CorruptArtifactError
 
 __all__ = ["Client"]
-
-Progress = Callable[[int, int | None], None]
 
 
 class Backend(Protocol):
@@ -48,7 +43,23 @@ class Client:
             print(run["name"], run["status"])
     """
 
-    def __init__(self, url_or_db_path: str | os.PathLike[str], *, token: str | None = None) -> None:
+    def __init__(
+        self,
+        url_or_db_path: str | os.PathLike[str],
+        *,
+        token: str | None = None,
+        artifacts_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        """Open a store file, or prepare calls to a server at ``http(s)://...``.
+
+        Args:
+            token: the server's read token (``exporters::sqlite::api::read_token``).
+            artifacts_dir: a store file's artifact store (default: ``trainwire-artifacts/``
+                beside it, where the embedded default keeps blobs).
+
+        Raises:
+            FileNotFoundError: no store file at that path.
+        """
         target = os.fspath(url_or_db_path)
         self._backend: Backend
         if target.startswith(("http://", "https://")):
@@ -58,7 +69,8 @@ class Client:
         else:
             from trainwire.client._local import LocalBackend
 
-            self._backend = LocalBackend(Path(target))
+            blobs = Path(artifacts_dir) if artifacts_dir is not None else None
+            self._backend = LocalBackend(Path(target), artifacts_dir=blobs)
         self.target = target
 
     def __repr__(self) -> str:
@@ -192,12 +204,7 @@ class Client:
             CorruptArtifactError: the bytes do not hash to the artifact's sha256.
         """
         expected, _, chunks = self._backend.open_artifact(run_id, name)
-        hasher, parts = hashlib.sha256(), []
-        for chunk in chunks:
-            hasher.update(chunk)
-            parts.append(chunk)
-        _check(expected, hasher.hexdigest(), run_id, name)
-        return b"".join(parts)
+        return read_verified(chunks, expected, f"artifact {name!r} of run {run_id}")
 
     def download_artifact(
         self,
@@ -217,24 +224,8 @@ class Client:
         if target.is_dir() or os.fspath(dest).endswith(("/", os.sep)):
             target = target / name.rsplit("/", 1)[-1]
         expected, size, chunks = self._backend.open_artifact(run_id, name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        hasher, done = hashlib.sha256(), 0
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                if progress is not None:
-                    progress(0, size)
-                for chunk in chunks:
-                    f.write(chunk)
-                    hasher.update(chunk)
-                    done += len(chunk)
-                    if progress is not None:
-                        progress(done, size)
-            _check(expected, hasher.hexdigest(), run_id, name)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        what = f"artifact {name!r} of run {run_id}"
+        write_verified(chunks, target, expected, what, size=size, progress=progress)
         return target
 
     def wait_for_run(
@@ -300,35 +291,3 @@ class Client:
             if artifact.get("name") == name:
                 return artifact
         return None
-
-
-def _check(expected: str | None, got: str, run_id: str, name: str) -> None:
-    if expected is not None and got != expected:
-        raise CorruptArtifactError(
-            f"artifact {name!r} of run {run_id}: the bytes received hash to {got},"
-            f" not {expected}; download it again"
-        )
-
-
-_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-
-
-def points_of(all_series: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Flatten series into one ``{key, step, time, value, source}`` dict a point.
-
-    A series with attributes (one per GPU, say) is keyed ``name{attr=value,...}``.
-    """
-    points: list[dict[str, Any]] = []
-    for series in all_series:
-        key = series["key"]
-        attributes = series.get("attributes") or {}
-        if attributes:
-            key += "{" + ",".join(f"{k}={v}" for k, v in sorted(attributes.items())) + "}"
-        source = series.get("source", "logged")
-        for step, time, value in zip(series["step"], series["time"], series["value"], strict=True):
-            if isinstance(value, str):
-                value = _NON_FINITE.get(value, value)
-            points.append(
-                {"key": key, "step": step, "time": time, "value": value, "source": source}
-            )
-    return points

@@ -6,6 +6,7 @@ returns the JSON body the server sent, the same dicts the local backend builds.
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.parse
@@ -15,6 +16,7 @@ from typing import Any
 
 from trainwire.errors import (
     ArtifactNotFoundError,
+    CorruptArtifactError,
     InvalidQueryError,
     RunNotFoundError,
     TrainwireError,
@@ -68,25 +70,32 @@ class HttpBackend:
         return self._json(f"/api/runs/{_part(ref)}/events", query)
 
     def open_artifact(self, ref: str, name: str) -> tuple[str | None, int | None, Iterator[bytes]]:
-        """Stream ``GET /api/runs/{ref}/artifacts/{name}``: the digest the bytes must have,
-        their size (if sent) and the chunks."""
-        expected = self._digest(ref, name)
+        """Stream ``GET /api/runs/{ref}/artifacts/{name}``: the sha256 the bytes must hash
+        to (the server's ``X-Trainwire-Sha256``), their size and the chunks."""
         path = f"/api/runs/{_part(ref)}/artifacts/{urllib.parse.quote(name, safe='/')}"
         response = self._open(path, {}, artifact=(ref, name))
+        expected = response.headers.get("X-Trainwire-Sha256")
         length = response.headers.get("Content-Length")
+        size = int(length) if length else None
 
         def chunks() -> Iterator[bytes]:
+            done = 0
             with response:
-                while data := response.read(_CHUNK):
-                    yield data
+                try:
+                    while data := response.read(_CHUNK):
+                        done += len(data)
+                        yield data
+                except (OSError, http.client.HTTPException) as exc:
+                    raise ClientError(
+                        f"the download of {name!r} stopped after {done} bytes ({exc});"
+                        " the server may have found the blob corrupt: try again"
+                    ) from None
+            if size is not None and done != size:
+                raise ClientError(
+                    f"the download of {name!r} stopped after {done} of {size} bytes; try again"
+                )
 
-        return expected, (int(length) if length else None), chunks()
-
-    def _digest(self, ref: str, name: str) -> str | None:
-        for artifact in self.artifacts(ref)["artifacts"]:
-            if artifact.get("name") == name:
-                return str(artifact["sha256"])
-        return None  # the download answers 404, which names the problem
+        return expected, size, chunks()
 
     def _json(self, path: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
         with self._open(path, query or {}) as response:
@@ -121,6 +130,8 @@ class HttpBackend:
             except RunNotFoundError as missing_run:
                 return missing_run
             return ArtifactNotFoundError(message)
+        if exc.code == 500 and artifact is not None and "sha256" in message:
+            return CorruptArtifactError(message)
         if exc.code == 404 and "/api/runs/" in (exc.url or ""):
             return RunNotFoundError(message)
         if exc.code == 400:
