@@ -232,8 +232,6 @@ class DiscordExporter:
             " Create a new webhook and set webhook_url, then restart the collector"
         )
         logger.error("%s", message)
-        if self._host is not None:
-            self._host.report_status(self.id, message)
 
     async def shutdown(self) -> None:
         """Stop the progress task and close the transport; safe before start and twice."""

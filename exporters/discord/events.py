@@ -124,7 +124,9 @@ class RunEvents:
         run.git = dict(git) if isinstance(git, Mapping) else {}
         run.ended = False
         if "start" in self.wanted:
-            await self.poster.post(run.run_id, run.name, start_post(run, body), uid)
+            seen = await self.poster.state.started(run.run_id)
+            post = start_post(run, body, seen_before=seen)
+            await self.poster.post(run.run_id, run.name, post, uid)
         await self.poster.state.mark_started(run.run_id)
 
     async def _end(

@@ -104,7 +104,8 @@ def fit_embed(embed: dict[str, Any]) -> list[dict[str, Any]]:
             if chunk:
                 part["fields"] = chunk
         else:
-            part = {"title": truncate(f"{title} (cont.)", MAX_TITLE), "fields": chunk}
+            cont = " (cont.)"
+            part = {"title": truncate(title, MAX_TITLE - len(cont)) + cont, "fields": chunk}
             if "color" in embed:
                 part["color"] = embed["color"]
         result.append(part)

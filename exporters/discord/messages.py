@@ -77,8 +77,11 @@ def _flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def start_post(run: RunInfo, body: Mapping[str, Any]) -> Post:
-    """The run start card: experiment, run, host, git commit, tags, params as fields."""
+def start_post(run: RunInfo, body: Mapping[str, Any], *, seen_before: bool = False) -> Post:
+    """The run start card: experiment, run, host, git commit, tags, params as fields.
+
+    ``seen_before``: the run was announced earlier (a resumed run), so it says "resumed".
+    """
     lines = [f"**Run** `{run.run_id}`"]
     if run.experiment:
         lines.append(f"**Experiment** {run.experiment}")
@@ -93,14 +96,15 @@ def start_post(run: RunInfo, body: Mapping[str, Any]) -> Post:
         lines.append(f"**Commit** `{str(git['commit'])[:12]}`{branch}{dirty}")
     if run.tags:
         lines.append("**Tags** " + ", ".join(f"`{t}`" for t in run.tags))
-    if body.get("resumed"):
+    resumed = bool(body.get("resumed")) or seen_before
+    if resumed:
         resume_from = body.get("resume_from")
         lines.append("**Resumed**" + (f" from step {resume_from}" if resume_from else ""))
     fields = [
         {"name": key, "value": f"`{format_value(value)}`", "inline": True}
         for key, value in _flatten(run.params).items()
     ]
-    verb = "resumed" if body.get("resumed") else "started"
+    verb = "resumed" if resumed else "started"
     embed = {
         "title": f"▶️ {run.name or run.run_id} {verb}",
         "description": "\n".join(neutralize(line) for line in lines),

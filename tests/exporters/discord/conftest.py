@@ -25,7 +25,7 @@ from fake_discord import FakeDiscord  # noqa: E402
 COLLECTOR_CONFIG = """\
 receivers:
   otlp:
-    protocols: {{grpc: {{endpoint: "127.0.0.1:0"}}}}
+    protocols: {{grpc: {{endpoint: "127.0.0.1:%d"}}}}
 exporters:
   sqlite:
     path: {db_path}
@@ -46,12 +46,14 @@ service:
 """
 
 
-def collector_config(**settings: Any) -> str:
-    """The test collector's config with extra ``discord`` exporter settings (YAML flow values)."""
+def collector_config(port: int = 0, log_level: str = "info", **settings: Any) -> str:
+    """The test collector's config (OTLP gRPC on ``port``) with extra ``discord`` settings."""
     import json
 
     lines = "\n".join(f"    {key}: {json.dumps(value)}" for key, value in settings.items())
-    return COLLECTOR_CONFIG % lines
+    lines = lines.replace("{", "{{").replace("}", "}}")  # CollectorProcess formats the text
+    telemetry = f"  telemetry: {{{{logs: {{{{level: {log_level}}}}}}}}}\n"
+    return COLLECTOR_CONFIG % (port, lines) + telemetry
 
 
 @pytest.fixture

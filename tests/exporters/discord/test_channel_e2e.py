@@ -64,7 +64,5 @@ def test_a_run_is_told_start_progress_alert_end(
     assert {"name": "best loss (min)", "value": "0.005 @ 199", "inline": True} in summary["fields"]
     assert summary["image"] == {"url": "attachment://metrics.png"}
     assert [(f[1], f[3]) for f in end.files] == [("metrics.png", "image/png")]
-    print(_titles(fake))
-    print(fake.statuses())
     assert fake.limit_breaks == []
     assert url.rsplit("/", 1)[1] not in output
