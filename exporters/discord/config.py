@@ -109,8 +109,8 @@ class AlertRuleConfig:
 class ArtifactsConfig:
     """``artifacts``: where the collector keeps artifact blobs, to attach them."""
 
-    directory: str = ""
-    """The OTLP receiver's ``artifacts::directory``; empty: artifacts are posted as a line."""
+    directory: str = "./trainwire-data/artifacts"
+    """The OTLP receiver's ``artifacts::directory`` (same default); empty: never attach."""
 
 
 @dataclass(frozen=True)

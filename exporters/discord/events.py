@@ -154,7 +154,7 @@ class RunEvents:
                 body,
                 exception,
                 chart_metrics=list(self.exporter.config.chart_metrics),
-                mention=failed and "alerts" in self.wanted,
+                mention=failed,
             )
             await self.poster.post(run.run_id, run.name, post, uid)
         elif failed and "alerts" in self.wanted:
