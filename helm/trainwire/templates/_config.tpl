@@ -36,6 +36,9 @@ otlp/gateway:
   sending_queue:
     storage: storage
     drain_timeout_s: {{ index . 3 }}
+  # The gateway may be down a while (an upgrade re-attaches its volume): keep retrying.
+  retry_on_failure:
+    max_elapsed_time_s: 0
   artifacts:
     directory: /var/lib/trainwire/artifacts
 {{- end -}}
