@@ -34,10 +34,13 @@ from trainwire.collector.receivers.nvml import fake as fake_nvml
 from trainwire.collector.rundirectory import RunDirectory
 
 
-def cpu_ms(work: Callable[[], Any], repeat: int) -> tuple[float, float]:
-    """Median and p90 CPU milliseconds of one call of ``work``."""
+def cpu_ms(
+    work: Callable[[], Any], repeat: int, prepare: Callable[[], Any] = lambda: None
+) -> tuple[float, float]:
+    """Median and p90 CPU milliseconds of one call of ``work`` (each after ``prepare()``)."""
     samples = []
     for _ in range(repeat):
+        prepare()
         start = time.process_time()
         work()
         samples.append((time.process_time() - start) * 1000)
@@ -85,7 +88,17 @@ def main() -> None:
         directory=directory,
     )
     assert hostmetrics.open()
+    scrapers: Any = hostmetrics._scrapers
+    baseline = scrapers._cpu_times
+    time.sleep(0.2)  # CPU utilization needs readings some time apart
     hostmetrics.collect()  # the process scraper's first reading only sets a baseline
+
+    def rewind_cpu_baseline() -> None:
+        # Back-to-back collections are too close for CPU utilization, which then skips
+        # its work; measuring it as at a real interval needs the old reading back.
+        scrapers._cpu_times = baseline
+
+    rewind_cpu_baseline()
     gpu_request, host_request = nvml.collect(), hostmetrics.collect()
     assert gpu_request is not None and host_request is not None
     tracker = HostFiguresTracker()
@@ -113,7 +126,8 @@ def main() -> None:
     ]
     print(f"{'collection':<48} {'points':>7} {'CPU ms p50':>11} {'p90':>7}")
     for label, work, points in rows:
-        p50, p90 = cpu_ms(work, args.repeat)
+        prepare = rewind_cpu_baseline if work == hostmetrics.collect else (lambda: None)
+        p50, p90 = cpu_ms(work, args.repeat, prepare)
         print(f"{label:<48} {points:>7} {p50:>11.2f} {p90:>7.2f}")
     nvml.close()
 

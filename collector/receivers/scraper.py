@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -29,6 +30,8 @@ from trainwire.errors import PermanentExportError, RetryableExportError
 __all__ = ["PointsBuilder", "ScrapingReceiver"]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class PointsBuilder:
@@ -100,6 +103,8 @@ class ScrapingReceiver:
         self._next = next_consumers.get(Signal.METRICS)
         self._interval_s = interval_s
         self._task: asyncio.Task[None] | None = None
+        # A cancelled collection's thread runs on; close() waits for it under this lock.
+        self._reading = threading.Lock()
         self._opened = False
         self._accepted: Counter | None = None
         self._refused: Counter | None = None
@@ -144,13 +149,13 @@ class ScrapingReceiver:
                 await task
         if self._opened:
             self._opened = False
-            await asyncio.to_thread(self.close)
+            await asyncio.to_thread(self._locked, self.close)
 
     async def _loop(self) -> None:
         while True:
             started = time.monotonic()
             try:
-                request = await asyncio.to_thread(self.collect)
+                request = await asyncio.to_thread(self._locked, self.collect)
             except Exception:
                 self._complain_once("collect", "%s receiver: a collection failed", exc_info=True)
                 request = None
@@ -158,6 +163,10 @@ class ScrapingReceiver:
                 await self._emit(request)
             elapsed = time.monotonic() - started
             await asyncio.sleep(max(0.0, self._interval_s - elapsed))
+
+    def _locked(self, read: Callable[[], T]) -> T:
+        with self._reading:
+            return read()
 
     async def _emit(self, request: ExportMetricsServiceRequest) -> None:
         count = count_items(Signal.METRICS, request)

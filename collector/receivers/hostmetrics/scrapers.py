@@ -19,6 +19,7 @@ __all__ = ["HostScrapers"]
 logger = logging.getLogger(__name__)
 
 _IDLE_FIELDS = ("idle", "iowait")
+_MIN_SPAN_S = 0.05  # CPU seconds per CPU between readings: 5 clock ticks at USER_HZ 100
 _SKIPPED_DISKS = ("loop", "ram")  # pseudo block devices: many, and never the bottleneck
 
 
@@ -48,9 +49,13 @@ class HostScrapers:
     def cpu(self, points: PointsBuilder) -> None:
         """``system.cpu.utilization``: the whole host, and each logical CPU."""
         now = self._psutil.cpu_times(percpu=True)
-        before, self._cpu_times = self._cpu_times, now
+        before = self._cpu_times
         if len(before) != len(now):
+            self._cpu_times = now
             return  # a CPU went on- or offline: start over
+        if _total(_sum_times(now)) - _total(_sum_times(before)) < _MIN_SPAN_S * len(now):
+            return  # too soon after the last reading (the first collection) to mean much
+        self._cpu_times = now
         total = _busy_share(_sum_times(before), _sum_times(now))
         if total is not None:
             points.gauge(semconv.SYSTEM_CPU_UTILIZATION, "1", total)

@@ -16,7 +16,7 @@ from trainwire.collector.confmap import decode
 from trainwire.collector.receivers.nvml import NvmlReceiver, NvmlReceiverConfig
 from trainwire.collector.receivers.nvml import fake as fake_nvml
 from trainwire.collector.rundirectory import RunDirectory
-from trainwire.errors import ConfigError
+from trainwire.errors import ConfigError, RetryableExportError
 
 from .scraping import Sink, collect_once, points
 
@@ -337,3 +337,37 @@ def run_resource(run_id: str, *, rank: int, host: str, pid: int, pod: str | None
     if pod is not None:
         attributes[semconv.K8S_POD_UID] = pod
     return Resource(attributes=to_attributes(attributes))
+
+
+class RefusingSink(Sink):
+    """A pipeline whose durable queue is full: refuses every request for now."""
+
+    async def consume_metrics(self, request: Any) -> None:
+        self.requests.append(request)
+        raise RetryableExportError("queue full", retry_after_s=1)
+
+
+def test_points_are_counted_in_the_collectors_own_telemetry() -> None:
+    """Accepted points show in otelcol_receiver_accepted_metric_points of the receiver."""
+    sink = Sink()
+    host = collect_once(receiver(sink), sink)
+    accepted = host.telemetry.counter(
+        "otelcol_receiver_accepted_metric_points", "", ("receiver", "transport")
+    )
+    assert accepted.value(receiver="nvml", transport="") >= len(points(sink.requests[:1]))
+
+
+def test_a_refusing_pipeline_drops_samples_says_so_once_and_collection_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A full pipeline makes the receiver drop each sample (counted, logged once) and keep collecting."""
+    sink = RefusingSink()
+    host = collect_once(
+        receiver(sink, collection_interval_s=0.1), sink, until=lambda: len(sink.requests) >= 3
+    )
+    refused = host.telemetry.counter(
+        "otelcol_receiver_refused_metric_points", "", ("receiver", "transport")
+    )
+    assert refused.value(receiver="nvml", transport="") >= 3 * len(points(sink.requests[:1]))
+    warnings = [r for r in caplog.records if "refused a collection" in r.getMessage()]
+    assert len(warnings) == 1 and "queue full" in warnings[0].getMessage()
