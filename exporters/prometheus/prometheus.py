@@ -57,8 +57,7 @@ class PrometheusExporter:
         self.translator = Translator(self.store, config)
         self.port: int | None = None
         """The port ``/metrics`` listens on once started (useful with port 0)."""
-        self._httpd: Any = None
-        self._thread: Any = None
+        self._server: Any = None
         self._refused: Any = None
         self._sent: Any = None
 
@@ -70,9 +69,8 @@ class PrometheusExporter:
             OSError: the endpoint cannot be bound.
         """
         try:
-            from prometheus_client import CollectorRegistry, start_http_server
-
-            from trainwire.exporters.prometheus.render import StoreCollector
+            from trainwire.exporters.prometheus.exposition import Exposition
+            from trainwire.exporters.prometheus.server import MetricsServer
         except ImportError:
             raise ConfigError(
                 f"exporters::{self.id}: needs prometheus-client;"
@@ -80,13 +78,11 @@ class PrometheusExporter:
             ) from None
         self._register_telemetry(host)
         bind_host, port = parse_endpoint(self.config.endpoint)
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(StoreCollector(self.store))
         try:
-            self._httpd, self._thread = start_http_server(port, addr=bind_host, registry=registry)
+            self._server = MetricsServer(Exposition(self.store), bind_host, port)
         except OSError as exc:
             raise OSError(f"{self.id}: cannot listen on {self.config.endpoint}: {exc}") from None
-        self.port = int(self._httpd.server_address[1])
+        self.port = self._server.port
         logger.info("%s exporter: /metrics listening on %s:%d", self.id, bind_host, self.port)
 
     def _register_telemetry(self, host: Host) -> None:
@@ -121,10 +117,6 @@ class PrometheusExporter:
 
     async def shutdown(self) -> None:
         """Stop serving; safe before start and twice."""
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        httpd.shutdown()
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(5.0)
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()

@@ -21,7 +21,7 @@ from trainwire.exporters.prometheus.series import (
     Summary,
 )
 
-__all__ = ["StoreCollector"]
+__all__ = ["StoreCollector", "run_labels"]
 
 _INF = "+Inf"
 _go_float: Callable[[float], str] = floatToGoString  # how Prometheus spells ``le`` values
@@ -36,16 +36,14 @@ class StoreCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         """Families in name order; run labels first on each series."""
         snap = self.store.snapshot()
-        run_labels = {
-            rid: _run_labels(info, snap.run_names) for rid, info in snap.resources.items()
-        }
+        runs = {rid: run_labels(info, snap.run_names) for rid, info in snap.resources.items()}
         by_family: dict[str, list[Entry]] = {}
         for key, entry in snap.series:
             by_family.setdefault(key[0], []).append(entry)
         for name in sorted(by_family):
             family = snap.families.get(name)
             if family is not None:
-                yield _metric(family, by_family[name], run_labels)
+                yield _metric(family, by_family[name], runs)
         if snap.resources:
             info = Metric("target", "Target metadata", "info")
             for rid in sorted(snap.resources):
@@ -56,7 +54,8 @@ class StoreCollector(Collector):
                 yield info
 
 
-def _run_labels(info: Resource, names: dict[str, str]) -> dict[str, str]:
+def run_labels(info: Resource, names: dict[str, str]) -> dict[str, str]:
+    """``run_id``, ``run_name``, ``experiment``, ``rank`` of a run's resource ({} otherwise)."""
     if not info.run_id:
         return {}
     return {

@@ -267,7 +267,7 @@ class SeriesStore:
 
     def snapshot(self) -> Snapshot:
         """Copies of the families, series, resources and run names, for one scrape."""
-        self.sweep()
+        self.sweep(every_s=1.0)  # a sweep walks every series: at most once a second
         with self._lock:
             return Snapshot(
                 dict(self._families),
