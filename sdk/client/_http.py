@@ -33,6 +33,12 @@ class ClientError(TrainwireError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+        """The HTTP status; None when the server could not be reached at all."""
+
+    @property
+    def transient(self) -> bool:
+        """Whether trying again later may succeed (unreachable, 5xx)."""
+        return self.status is None or self.status >= 500
 
 
 class HttpBackend:

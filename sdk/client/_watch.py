@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from trainwire.client._http import ClientError
 from trainwire.errors import ArtifactNotFoundError
 
 __all__ = ["ArtifactStatus", "ArtifactWatch", "poll_artifact", "poll_run"]
@@ -22,8 +23,9 @@ class ArtifactStatus:
 
     ``state`` is ``"waiting"`` (the run is running, the artifact is not there yet),
     ``"run_crashed"`` (still waiting: ``trainwire sync`` may yet deliver it),
-    ``"run_ended"`` (it ended without the artifact: the wait fails next) or
-    ``"available"`` (``artifact`` holds its metadata).
+    ``"run_ended"`` (it ended without the artifact: the wait fails next),
+    ``"unreachable"`` (the server stopped answering; ``run_status`` is the last one
+    seen, and polling goes on) or ``"available"`` (``artifact`` holds its metadata).
     """
 
     state: str
@@ -48,12 +50,22 @@ def poll_run(
     poll_interval: float,
     stop: threading.Event | None = None,
 ) -> dict[str, Any]:
-    """Call ``get_run`` until the run's status is no longer ``running``; return the run."""
+    """Call ``get_run`` until the run's status is no longer ``running``; return the run.
+
+    Once a poll has succeeded, a server that stops answering (restarting, say) is
+    polled again until ``timeout`` rather than ending the wait.
+    """
     start = time.monotonic()
+    run: dict[str, Any] | None = None
     while True:
-        run = get_run()
-        if run.get("status") != "running":
-            return run
+        try:
+            run = get_run()
+        except ClientError as exc:
+            if run is None or not exc.transient:
+                raise
+        else:
+            if run.get("status") != "running":
+                return run
         _sleep(start, timeout, poll_interval, stop, f"run {run.get('id')} still running")
 
 
@@ -69,17 +81,27 @@ def poll_artifact(
 ) -> dict[str, Any]:
     """Poll until the artifact ``name`` exists; report each change of state to ``on_status``.
 
+    Once a poll has succeeded, a server that stops answering is reported
+    (``unreachable``) and polled again until ``timeout``.
+
     Raises:
         ArtifactNotFoundError: the run ended (completed, failed, killed) without it.
         TimeoutError: ``timeout`` seconds passed first.
     """
     start = time.monotonic()
     last: tuple[str, str] | None = None
+    run: dict[str, Any] | None = None
     while True:
-        run = get_run()  # first: an unknown run raises RunNotFoundError at once
-        artifact = find()
-        status = str(run.get("status"))
-        state = "available" if artifact else _STATES.get(status, "waiting")
+        artifact = None
+        try:
+            run = get_run()  # first: an unknown run raises RunNotFoundError at once
+            artifact = find()
+            status = str(run.get("status"))
+            state = "available" if artifact else _STATES.get(status, "waiting")
+        except ClientError as exc:
+            if run is None or not exc.transient:
+                raise
+            status, state = str(run.get("status")), "unreachable"
         if (state, status) != last and on_status is not None:
             elapsed = time.monotonic() - start
             run_id = str(run.get("id"))
@@ -87,7 +109,7 @@ def poll_artifact(
         last = (state, status)
         if artifact:
             return artifact
-        if status in ENDED:
+        if status in ENDED and state != "unreachable":
             raise ArtifactNotFoundError(
                 f"run {run.get('id')} ended ({status}) without an artifact named {name!r};"
                 " `trainwire artifacts RUN` lists the ones it has"

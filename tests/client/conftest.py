@@ -18,7 +18,7 @@ receivers:
   otlp:
     protocols:
       grpc:
-        endpoint: 127.0.0.1:0
+        endpoint: 127.0.0.1:{grpc_port}
     artifacts:
       directory: {blobs}
 exporters:
@@ -109,12 +109,15 @@ class Served:
         self.model_bytes = MODEL_BYTES
 
 
-def serve(directory: Path, *, token: str = "") -> Iterator[Served]:
+def serve(directory: Path, *, token: str = "", grpc_port: int = 0) -> Iterator[Served]:
     """Start a collector with the API on, log the runs through it, and yield it."""
     port = free_port()
     blobs = directory / "collector" / "blobs"
     config = API_CONFIG.format(
-        blobs=blobs, port=port, token_line=f"read_token: {token}" if token else ""
+        blobs=blobs,
+        port=port,
+        grpc_port=grpc_port,
+        token_line=f"read_token: {token}" if token else "",
     )
     with CollectorProcess(directory / "collector", config=config) as collector:
         ids = log_runs(directory, endpoint=collector.endpoint)
@@ -136,6 +139,12 @@ def served(runs_dir: Path) -> Iterator[Served]:
 def guarded(runs_dir: Path) -> Iterator[Served]:
     """Like ``served``, but the API needs the read token ``s3cret-read-token``."""
     yield from serve(runs_dir, token="s3cret-read-token")
+
+
+@pytest.fixture(scope="module")
+def restartable(runs_dir: Path) -> Iterator[Served]:
+    """Like ``served``, on fixed ports, so the SDK finds it again after a restart."""
+    yield from serve(runs_dir, grpc_port=free_port())
 
 
 @pytest.fixture(params=["path", "url"])
