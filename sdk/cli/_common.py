@@ -67,7 +67,7 @@ def open_client(db_path: Path | None) -> Iterator[Client]:
     try:
         client = Client(path)
     except sqlite3.DatabaseError as exc:
-        raise click.ClickException(f"{path}: {exc}") from None
+        raise click.ClickException(_not_a_store(path, exc)) from None
     with client, cli_errors():
         yield client
 
@@ -81,7 +81,7 @@ def open_store(db_path: Path | None) -> Iterator[sqlite3.Connection]:
     try:
         conn = connect(path)
     except sqlite3.DatabaseError as exc:
-        raise click.ClickException(f"{path}: {exc}") from None
+        raise click.ClickException(_not_a_store(path, exc)) from None
     try:
         with cli_errors():
             yield conn
@@ -98,6 +98,10 @@ def cli_errors() -> Iterator[None]:
         raise click.ClickException(str(exc)) from None
     except InvalidQueryError as exc:
         raise click.UsageError(str(exc)) from None
+
+
+def _not_a_store(path: Path, exc: sqlite3.DatabaseError) -> str:
+    return f"{path}: {exc}; is it a trainwire store? Pass --db PATH of one (e.g. trainwire.db)"
 
 
 def status_text(status: str) -> str:

@@ -150,16 +150,16 @@ def gc(
         artifacts_dir = artifacts_dir or config_blobs
         queue_files += config_queues
     blobs = artifacts_dir or _default_artifacts(path)
-    if not blobs.is_dir():
-        raise click.ClickException(
-            f"no artifact store at {blobs}; pass --artifacts DIR (the collector's"
-            " receivers::otlp::artifacts::directory) or --config otel-config.yaml"
-        )
-    try:
-        queued = queued_blobs(queue_files)
-    except (OSError, sqlite3.DatabaseError) as exc:
-        raise click.ClickException(f"cannot read a queue file: {exc}") from None
     with open_store(db_path) as conn:
+        if not blobs.is_dir():
+            raise click.ClickException(
+                f"no artifact store at {blobs}; pass --artifacts DIR (the collector's"
+                " receivers::otlp::artifacts::directory) or --config otel-config.yaml"
+            )
+        try:
+            queued = queued_blobs(queue_files)
+        except (OSError, sqlite3.DatabaseError) as exc:
+            raise click.ClickException(f"cannot read a queue file: {exc}") from None
         result = collect_garbage(conn, blobs, queued=queued, min_age_s=min_age_s, dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
     for sha256, size in result.removed.items():

@@ -180,6 +180,21 @@ def test_unknown_run_exits_1_naming_it(cli: Callable[..., Result], args: list[st
     assert "no run matches 'nope'" in result.output and "trainwire runs" in result.output
 
 
+def test_a_file_that_is_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
+    """--db pointing at some other file exits 1 saying it is not a trainwire store."""
+    from click.testing import CliRunner
+
+    from trainwire.cli import main
+
+    other = tmp_path / "notes.txt"
+    other.write_text("not a database, just text\n" * 100)
+    for args in (["runs"], ["rm", "x", "--yes"], ["export", "x"], ["gc"]):
+        result = CliRunner().invoke(main, [*args, "--db", str(other)])
+        assert result.exit_code == 1, (args, result.output)
+        assert "is it a trainwire store?" in result.output, args
+    assert other.read_text().startswith("not a database")
+
+
 def test_runs_does_not_load_server_code(pristine: Any) -> None:
     """`trainwire runs` imports neither the HTTP server, gRPC nor pandas (it starts quickly)."""
     code = (
