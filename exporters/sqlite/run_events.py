@@ -16,6 +16,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from trainwire import semconv
 from trainwire.anyvalue import attributes_to_dict, from_any_value
 from trainwire.exporters.sqlite.identity import canonical_json, column_text, digest
+from trainwire.exporters.sqlite.rollups import rebuild_series
 
 __all__ = ["apply_event", "event_name", "event_row", "flatten"]
 
@@ -163,7 +164,9 @@ def _resume(conn: sqlite3.Connection, run_id: str, rank: int, time: int, resume_
         + where,
         args,
     )
+    moved = [sid for (sid,) in conn.execute("SELECT DISTINCT series_id FROM points" + where, args)]
     conn.execute("DELETE FROM points" + where, args)
+    rebuild_series(conn, moved)
 
 
 def _on_params(

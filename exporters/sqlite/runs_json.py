@@ -7,6 +7,7 @@ import sqlite3
 from typing import Any
 
 from trainwire import semconv
+from trainwire.exporters.sqlite.rollups import SHIFTS
 from trainwire.exporters.sqlite.values import iso_time, json_number, jsonable
 
 __all__ = ["STATUS_SQL", "metric_summaries", "run_dict"]
@@ -78,9 +79,10 @@ def metric_summaries(conn: sqlite3.Connection, run_id: str) -> dict[str, dict[st
     out: dict[str, dict[str, Any]] = {}
     for sid, name, attributes in series:
         key = name if attributes == "{}" else name + _label_text(attributes)
-        count, valued, low, high = conn.execute(
-            "SELECT count(*), count(value), min(value), max(value) FROM points WHERE series_id = ?",
-            (sid,),
+        count, nans, low, high = conn.execute(
+            "SELECT coalesce(sum(count), 0), coalesce(sum(nan_count), 0), min(min_value),"
+            " max(max_value) FROM point_rollups WHERE series_id = ? AND shift = ?",
+            (sid, SHIFTS[-1]),
         ).fetchone()
         last = conn.execute(
             "SELECT value, step, time FROM points WHERE series_id = ? ORDER BY time DESC LIMIT 1",
@@ -101,7 +103,7 @@ def metric_summaries(conn: sqlite3.Connection, run_id: str) -> dict[str, dict[st
             "best": json_number(best),
             "goal": goal,
             "count": count,
-            "nan_count": count - valued,
+            "nan_count": nans,
         }
     return dict(sorted(out.items()))
 

@@ -10,6 +10,7 @@ cannot hold NaN); a point row always has a value, so NULL reads back as NaN.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["SCHEMA_VERSION", "connect"]
@@ -197,8 +198,43 @@ _MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX leases_owner ON leases(pid, boot_id);
     """,
+    # 5: rollups of each series' points in time blocks (rollups.py), for downsampling;
+    # existing points are folded in by _backfill_rollups.
+    """
+    CREATE TABLE point_rollups (
+        series_id INTEGER NOT NULL,
+        shift INTEGER NOT NULL,
+        block INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        nan_count INTEGER NOT NULL,
+        first_time INTEGER NOT NULL,
+        first_step INTEGER,
+        first_value REAL,
+        last_time INTEGER NOT NULL,
+        last_step INTEGER,
+        last_value REAL,
+        min_time INTEGER,
+        min_step INTEGER,
+        min_value REAL,
+        max_time INTEGER,
+        max_step INTEGER,
+        max_value REAL,
+        nan_time INTEGER,
+        PRIMARY KEY (series_id, shift, block)
+    ) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+def _backfill_rollups(conn: sqlite3.Connection) -> None:
+    from trainwire.exporters.sqlite.rollups import rebuild_all
+
+    rebuild_all(conn)
+
+
+_AFTER: dict[int, Callable[[sqlite3.Connection], None]] = {5: _backfill_rollups}
+"""Python steps run right after the SQL of the migration to that version, in its transaction."""
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -233,6 +269,8 @@ def _migrate(conn: sqlite3.Connection, path: str | Path) -> None:
             for statement in _MIGRATIONS[number].split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            if number + 1 in _AFTER:
+                _AFTER[number + 1](conn)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:

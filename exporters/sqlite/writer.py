@@ -28,6 +28,7 @@ from trainwire.anyvalue import attributes_to_dict
 from trainwire.exporters.sqlite.distributions import distribution_rows
 from trainwire.exporters.sqlite.identity import canonical_json, column_text, digest
 from trainwire.exporters.sqlite.lease import take_lease
+from trainwire.exporters.sqlite.rollups import fold
 from trainwire.exporters.sqlite.run_events import apply_event, event_row
 
 __all__ = ["StoreWriter"]
@@ -227,6 +228,7 @@ class StoreWriter:
         if kind in _NUMBER_KINDS:
             rows = self._number_rows(resource_id, scope, scope_version, metric, kind, steps)
             cursor = self._conn.executemany("INSERT OR IGNORE INTO points VALUES (?,?,?,?)", rows)
+            fold(self._conn, rows, cursor.rowcount == len(rows))
         else:
             for point, count, total, low, high, data in distribution_rows(metric, kind):
                 sid = self._series_id(resource_id, scope, scope_version, metric, kind, point)
