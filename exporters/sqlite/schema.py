@@ -222,6 +222,12 @@ _MIGRATIONS: tuple[str, ...] = (
         nan_time INTEGER,
         PRIMARY KEY (series_id, shift, block)
     ) WITHOUT ROWID;
+    CREATE TRIGGER series_rollups_gone AFTER DELETE ON series BEGIN
+        DELETE FROM point_rollups WHERE series_id = old.id;
+    END;
+    CREATE TRIGGER run_leases_gone AFTER DELETE ON runs BEGIN
+        DELETE FROM leases WHERE run_id = old.run_id;
+    END;
     """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -266,9 +272,8 @@ def _migrate(conn: sqlite3.Connection, path: str | Path) -> None:
         # Re-read under the write lock: another process may have migrated meanwhile.
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         for number in range(version, SCHEMA_VERSION):
-            for statement in _MIGRATIONS[number].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            for statement in _statements(_MIGRATIONS[number]):
+                conn.execute(statement)
             if number + 1 in _AFTER:
                 _AFTER[number + 1](conn)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -276,3 +281,16 @@ def _migrate(conn: sqlite3.Connection, path: str | Path) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of ``script`` (a trigger's body keeps its own semicolons)."""
+    out: list[str] = []
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                out.append(pending)
+            pending = ""
+    return out

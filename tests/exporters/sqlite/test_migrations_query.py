@@ -66,3 +66,17 @@ def test_schema_4_store_migrates_to_the_current_one(tmp_path: Path) -> None:
         (series,) = query.metrics("old", key="loss")["metrics"]
     assert series["total"] == 5_000 and series["value"][7] == "NaN"
     assert math.isclose(series["value"][1], 0.5)
+
+
+def test_removing_a_series_or_run_removes_its_rollups_and_lease(tmp_path: Path) -> None:
+    """Triggers keep derived rows from outliving what they describe (a reused series id)."""
+    path = tmp_path / "v3.db"
+    _old_store(path, 3)
+    conn = connect(path)
+    conn.execute("INSERT INTO leases VALUES ('old', 0, 1, 'boot', 'host', 0)")
+    assert conn.execute("SELECT count(*) FROM point_rollups").fetchone()[0] > 0
+    conn.execute("DELETE FROM series WHERE id = 1")
+    conn.execute("DELETE FROM runs WHERE run_id = 'old'")
+    assert conn.execute("SELECT count(*) FROM point_rollups").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM leases").fetchone()[0] == 0
+    conn.close()
