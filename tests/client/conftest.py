@@ -59,6 +59,7 @@ def log_runs(directory: Path, **where: str) -> dict[str, str]:
             run.log({"loss": 1.0 / (step + 1), "acc": step / 5}, step=step)
         run.log({"loss": float("nan")}, step=5)
         run.summary({"best_acc": 0.8})
+        run.alert("loss is NaN", "at step 5", level="warn")
         run.log_text("hello", "notes.txt")
         run.log_artifact(model, "ckpt/model.bin")
         ids["alpha"] = run.id

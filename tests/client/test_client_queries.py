@@ -138,6 +138,16 @@ def test_metrics_df_without_pandas_says_how_to_get_it(
         client.metrics_df("alpha")
 
 
+def test_events_of_a_run(client: trainwire.Client) -> None:
+    """events() lists the run's events oldest first; name= keeps one kind (the alert)."""
+    events = client.events("alpha")
+    names = [e["name"] for e in events]
+    assert names[0] == "ml.run.start" and "ml.artifact" in names and names[-1] == "ml.run.end"
+    assert [e["time"] for e in events] == sorted(e["time"] for e in events)
+    (alert,) = client.events("alpha", name="ml.alert")
+    assert alert["body"]["title"] == "loss is NaN" and alert["body"]["text"] == "at step 5"
+
+
 def test_artifacts_and_their_bytes(client: trainwire.Client, served: Any) -> None:
     """artifacts() lists name, kind, size and sha256; get_artifact returns the bytes."""
     listed = {a["name"]: a for a in client.artifacts("alpha")}
