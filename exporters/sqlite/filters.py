@@ -181,7 +181,7 @@ class _Parser:
 
     def compare(self) -> Compare:
         first = self.next("a field such as params.lr or status")
-        if first.kind not in ("word", "quoted"):
+        if first.kind not in ("word", "quoted") or first.text.lower() in ("and", "or"):
             raise _error(self.text, first.pos, f"expected a field, found {first.text!r}")
         parts = [_key(first)]
         while (tok := self.peek()) is not None and tok.kind in ("dot", "num"):

@@ -12,7 +12,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,8 @@ class Served:
     db_path: Path
     run_ids: dict[str, str]
     token: str | None = TOKEN
+    log: list[str] = field(default_factory=list)
+    """The serving process's output lines (the collector's)."""
 
     def get(self, path: str, *, token: str | None = "default") -> tuple[int, Any, dict[str, str]]:
         """GET ``path``; return (status, body parsed as JSON when it is JSON, headers)."""
@@ -124,6 +126,7 @@ def collector_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with CollectorProcess(directory / "collector", config=API_CONFIG % (port, TOKEN)) as process:
         train(directory, {"TRAINWIRE_ENDPOINT": process.endpoint})
         served = Served("collector", f"http://127.0.0.1:{port}", process.db_path, {})
+        served.log = process.output
         assert wait_for(
             lambda: (
                 all(
