@@ -6,6 +6,7 @@ collector's OTLP port, or the embedded default), so every endpoint test runs aga
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -151,6 +152,13 @@ def ui_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     directory = tmp_path_factory.mktemp("ui")
     db_path = directory / "trainwire.db"
     train(directory, {"TRAINWIRE_DB": str(db_path)})
+    with serve_ui(db_path) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def serve_ui(db_path: Path, *more: str) -> Iterator[Served]:
+    """``trainwire ui --db db_path`` in a real process on a free port, until the block ends."""
     port = free_port()
     process = subprocess.Popen(
         [
@@ -164,17 +172,17 @@ def ui_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             "127.0.0.1",
             "--port",
             str(port),
+            *more,
         ],
         env=clean_environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     served = Served("ui", f"http://127.0.0.1:{port}", db_path, _run_ids(db_path), token=None)
 
     def up() -> bool:
         try:
-            return served.get("/api/runs")[0] == 200
+            return served.get("/api/openapi.json")[0] == 200
         except OSError:
             return False
 
@@ -192,3 +200,9 @@ def api(request: pytest.FixtureRequest) -> Served:
     fixture = "collector_api" if request.param == "collector" else "ui_api"
     served: Served = request.getfixturevalue(fixture)
     return served
+
+
+@pytest.fixture
+def ui_server() -> Any:
+    """:func:`serve_ui`, for tests that build their own store."""
+    return serve_ui
