@@ -105,7 +105,17 @@ class HttpBackend:
 
     def _json(self, path: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
         with self._open(path, query or {}) as response:
-            body: dict[str, Any] = json.loads(response.read())
+            try:
+                raw = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                raise self._dropped(exc) from None
+        try:
+            body: dict[str, Any] = json.loads(raw)
+        except ValueError:
+            raise ClientError(
+                f"{self.base_url}{path} did not answer JSON; is it a trainwire query API?",
+                status=response.status,
+            ) from None
         return body
 
     def _open(
@@ -125,6 +135,14 @@ class HttpBackend:
                 f"cannot reach the trainwire query API at {self.base_url}: {exc.reason};"
                 " is the collector (with exporters::sqlite::api) or `trainwire ui` running?"
             ) from None
+        except (OSError, http.client.HTTPException) as exc:  # dropped before it answered
+            raise self._dropped(exc) from None
+
+    def _dropped(self, exc: BaseException) -> ClientError:
+        return ClientError(
+            f"the trainwire query API at {self.base_url} dropped the connection"
+            f" ({type(exc).__name__}: {exc}); is it restarting?"
+        )
 
     def _error(
         self, exc: urllib.error.HTTPError, artifact: tuple[str, str] | None

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
+import socket
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +45,37 @@ def test_unreachable_server_is_a_clear_error() -> None:
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(ClientError, match=f"cannot reach the trainwire query API at {url}"):
         trainwire.Client(url).runs()
+
+
+def test_a_server_that_is_not_the_api_is_a_clear_error(tmp_path: Path) -> None:
+    """A web server answering HTML (not JSON) gives ClientError saying so."""
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "runs").write_text("<html>hello</html>")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with pytest.raises(ClientError, match="did not answer JSON") as failed:
+            trainwire.Client(url).runs()
+        assert failed.value.status == 200 and not failed.value.transient
+        server.shutdown()
+
+
+def test_a_dropped_connection_is_a_transient_client_error() -> None:
+    """A server that closes the connection without answering gives a transient ClientError."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def hang_up() -> None:
+            for _ in range(2):
+                conn, _ = listener.accept()
+                conn.recv(65536)
+                conn.close()
+
+        threading.Thread(target=hang_up, daemon=True).start()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        with pytest.raises(ClientError, match="dropped the connection") as failed:
+            trainwire.Client(url).runs()
+        assert failed.value.transient
 
 
 def test_missing_store_file_is_a_clear_error(tmp_path: Path) -> None:

@@ -28,15 +28,15 @@ def test_watch_survives_a_collector_restart(restartable: Any) -> None:
         watch = client.watch_artifact(
             run.id, "after.txt", timeout=120, poll_interval=0.05, on_status=states.append
         )
-        assert wait_for(lambda: [s.state for s in states] == ["waiting"])
+        assert wait_for(lambda: [s.state for s in states] == ["waiting"]), states
         restartable.collector.stop()
-        assert wait_for(lambda: states[-1].state == "unreachable", timeout_s=30)
+        assert wait_for(lambda: states[-1].state == "unreachable", timeout_s=30), states
         assert not watch.done and states[-1].run_status == "running"
         restartable.collector.start()
         run.log_text("back again", "after.txt")
         artifact = watch.join(120)
         assert artifact is not None and artifact["name"] == "after.txt"
-        assert states[-1].state == "available"
+        assert states[-1].state == "available", states
     finally:
         run.finish()
 
