@@ -170,6 +170,19 @@ _SCHEMAS: dict[str, Any] = {
 }
 
 
+_SSE_EVENT = {
+    "type": "object",
+    "description": "One server-sent event; data is JSON: a Run (run, end), {points} (metrics)"
+    " or {events} (events); id is the cursor to resume after.",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["run", "metrics", "events", "end"]},
+        "data": {"type": "string"},
+        "id": {"type": "string"},
+    },
+}
+
+
 def _param(name: str, kind: str, description: str, where: str = "query") -> dict[str, Any]:
     schema: dict[str, Any] = {"type": kind}
     if kind == "integer":
@@ -312,7 +325,7 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "200": {
                             "description": "text/event-stream until the run ends",
-                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                            "content": {"text/event-stream": {"schema": _SSE_EVENT}},
                         },
                         **_errors(400, 401, 404),
                     },
