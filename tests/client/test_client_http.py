@@ -66,15 +66,16 @@ def test_a_dropped_connection_is_a_transient_client_error() -> None:
     with socket.create_server(("127.0.0.1", 0)) as listener:
 
         def hang_up() -> None:
-            for _ in range(2):
-                conn, _ = listener.accept()
-                conn.recv(65536)
-                conn.close()
+            conn, _ = listener.accept()
+            conn.recv(65536)
+            conn.close()
 
-        threading.Thread(target=hang_up, daemon=True).start()
+        thread = threading.Thread(target=hang_up, daemon=True)
+        thread.start()
         url = f"http://127.0.0.1:{listener.getsockname()[1]}"
         with pytest.raises(ClientError, match="dropped the connection") as failed:
             trainwire.Client(url).runs()
+        thread.join(10)
         assert failed.value.transient
 
 
