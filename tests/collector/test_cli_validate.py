@@ -60,7 +60,7 @@ def test_validate_invalid_file_prints_every_problem(tmp_path: Path) -> None:
         f"trainwire collector: invalid config {config}:",
         f"  {GRPC}::max_recv_msg_size_mib: expected an integer, got str '4'",
         f"  {GRPC}::endpoint: 'localhost' is not host:port, e.g. localhost:4317",
-        "  receivers::jaeger: unknown receiver type 'jaeger' (known types: otlp)",
+        "  receivers::jaeger: unknown receiver type 'jaeger' (known types: hostmetrics, nvml, otlp)",
         "  service::pipelines::metrics::exporters: references exporter 'discord' which is not"
         " configured; add it under exporters: or fix the name (configured: sqlite)",
         "  service::pipelines::profiles: unknown signal 'profiles' (valid: metrics, logs, traces)",

@@ -337,7 +337,7 @@ def _known(kind: Kind) -> str:
     [
         pytest.param(
             _doc(receivers=RECEIVERS[:-1] + ", jaeger: {}}"),
-            "receivers::jaeger: unknown receiver type 'jaeger' (known types: otlp)",
+            "receivers::jaeger: unknown receiver type 'jaeger' (known types: hostmetrics, nvml, otlp)",
             id="receiver",
         ),
         pytest.param(
@@ -692,7 +692,7 @@ def test_invalid_file_reports_every_problem_at_once() -> None:
     assert info.value.problems == [
         f"{GRPC}::max_recv_msg_size_mib: expected an integer, got str '4'",
         f"{GRPC}::endpoint: 'localhost' is not host:port, e.g. localhost:4317",
-        "receivers::jaeger: unknown receiver type 'jaeger' (known types: otlp)",
+        "receivers::jaeger: unknown receiver type 'jaeger' (known types: hostmetrics, nvml, otlp)",
         _not_configured(f"{METRICS}::exporters", "exporter", "discord", "sqlite"),
         "service::pipelines::profiles: unknown signal 'profiles' (valid: metrics, logs, traces)",
     ]
@@ -998,7 +998,7 @@ def test_default_factories_hold_the_builtins() -> None:
     """default_factories() maps every built-in component by kind and type."""
     factories = default_factories()
 
-    assert sorted(factories[Kind.RECEIVER]) == ["otlp"]
+    assert sorted(factories[Kind.RECEIVER]) == ["hostmetrics", "nvml", "otlp"]
     assert sorted(factories[Kind.EXPORTER]) == ["otlp", "otlphttp", "sqlite"]
     assert sorted(factories[Kind.PROCESSOR]) == ["attributes", "batch", "filter", "memory_limiter"]
     assert sorted(factories[Kind.CONNECTOR]) == ["liveness"]
