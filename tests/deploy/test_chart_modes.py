@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -269,3 +270,31 @@ def test_operator_example_config_passes_collector_validate(tmp_path: Path) -> No
     path.write_text(text)
     result = CliRunner().invoke(collector, ["validate", f"--config={path}"])
     assert result.exit_code == 0, result.output
+
+
+def test_parent_chart_includes_the_sidecar_templates(tmp_path: Path) -> None:
+    """helm/examples/training-chart, which depends on this chart, renders a valid Job whose
+    native sidecar mounts the ConfigMap its trainwire subchart renders."""
+    helm = pytest.importorskip("helm_python")
+    parent = tmp_path / "training-chart"
+    shutil.copytree(EXAMPLES / "training-chart", parent)
+    shutil.copytree(CHART, parent / "charts" / "trainwire")  # what `helm dependency build` does
+    out = helm.Chart.load(parent).render({}, name="train-resnet", namespace="ml", is_install=True)
+    docs = [
+        d
+        for path, text in out.items()
+        if path.endswith(".yaml")
+        for d in yaml.safe_load_all(text)
+        if d
+    ]
+    for doc in docs:
+        kubernetes_validate.validate(doc, "1.29.0", strict=True)
+    (job,) = [d for d in docs if d["kind"] == "Job"]
+    (configmap,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    spec = _spec(job)
+    assert [c["restartPolicy"] for c in spec["initContainers"]] == ["Always"]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes["trainwire-config"]["configMap"]["name"] == configmap["metadata"]["name"]
+    assert {"name": "TRAINWIRE_ENDPOINT", "value": "http://localhost:4317"} in spec["containers"][
+        0
+    ]["env"]
