@@ -182,7 +182,7 @@ def serve_ui(db_path: Path, *more: str) -> Iterator[Served]:
 
     def up() -> bool:
         try:
-            return served.get("/api/openapi.json")[0] == 200
+            return served.get("/api/openapi.json")[0] in (200, 401)
         except OSError:
             return False
 
