@@ -19,9 +19,9 @@ helm = pytest.importorskip("helm_python", reason="helm-python-sdk is not install
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "trainwire"
 SCENARIOS = sorted(CHART.glob("ci/*-values.yaml"))
-# The oldest Kubernetes the chart supports (native sidecars): its schemas, strict (unknown
-# fields are errors).
-KUBE_VERSION = "1.29.0"
+# The oldest Kubernetes the chart supports (native sidecars) and the newest kubernetes-validate
+# knows: their schemas, strict (unknown fields are errors).
+KUBE_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
 # Custom resources Kubernetes' own schemas do not describe.
 CRDS = {"ServiceMonitor"}
 # Stand-ins for the Secrets' values, in the shape each setting checks.
@@ -42,17 +42,21 @@ def test_there_is_a_scenario_for_each_mode() -> None:
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.name)
 def test_scenario_renders_manifests_valid_for_kubernetes(scenario: Path, render: Any) -> None:
-    """Each scenario renders, and each manifest validates against the Kubernetes 1.29 schemas."""
+    """Each scenario renders, and each manifest validates against the schemas of Kubernetes
+    1.29 and of the newest release kubernetes-validate knows."""
     docs = render(_values(scenario))
     assert docs
     for doc in docs:
         if doc["kind"] in CRDS:
             continue
-        try:
-            kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
-        except kubernetes_validate.ValidationError as exc:
-            where = ".".join(str(p) for p in exc.path)
-            pytest.fail(f"{doc['kind']} {doc['metadata']['name']}: {where}: {exc.message}")
+        for version in KUBE_VERSIONS:
+            try:
+                kubernetes_validate.validate(doc, version, strict=True)
+            except kubernetes_validate.ValidationError as exc:
+                where = ".".join(str(p) for p in exc.path)
+                pytest.fail(
+                    f"{doc['kind']} {doc['metadata']['name']} ({version}): {where}: {exc.message}"
+                )
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.name)
