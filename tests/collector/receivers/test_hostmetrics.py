@@ -214,3 +214,25 @@ def test_config_problems(settings: dict[str, Any], expected: list[str]) -> None:
     problems: list[str] = []
     decode(HostmetricsReceiverConfig, settings, PATH, problems)
     assert problems == expected
+
+
+def test_the_host_figures_tracker_reads_the_receivers_points() -> None:
+    """What the hostmetrics receiver emits gives HostFiguresTracker the host's CPU and RAM."""
+    from trainwire.collector.hostfigures import HostFiguresTracker
+
+    sink = Sink()
+    hostmetrics = receiver(
+        sink, host_name="node-7", scrapers={"cpu": None, "memory": None}, collection_interval_s=0.2
+    )
+    collect_once(hostmetrics, sink, until=lambda: semconv.SYSTEM_CPU_UTILIZATION in names(sink))
+    tracker = HostFiguresTracker()
+    for request in sink.requests:
+        tracker.observe(request)
+    figures = tracker.latest("node-7")
+    assert figures is not None
+    assert figures.memory_total_bytes == psutil.virtual_memory().total
+    assert (
+        figures.memory_used_bytes is not None
+        and 0 < figures.memory_used_bytes < figures.memory_total_bytes
+    )
+    assert figures.cpu_utilization is not None and 0 <= figures.cpu_utilization <= 1

@@ -371,3 +371,31 @@ def test_a_refusing_pipeline_drops_samples_says_so_once_and_collection_goes_on(
     assert refused.value(receiver="nvml", transport="") >= 3 * len(points(sink.requests[:1]))
     warnings = [r for r in caplog.records if "refused a collection" in r.getMessage()]
     assert len(warnings) == 1 and "queue full" in warnings[0].getMessage()
+
+
+def test_the_host_figures_tracker_reads_the_receivers_points(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the nvml receiver emits gives HostFiguresTracker the host's GPU line, as the Discord exporter prints it."""
+    from trainwire.collector.hostfigures import HostFiguresTracker, format_figures
+
+    scenario(
+        monkeypatch,
+        devices=[
+            {
+                "utilization_gpu": 98,
+                "temperature": 71,
+                "memory_used": 38 * 2**30,
+                "memory_total": 80 * 2**30,
+                "power_mw": 301_000,
+            }
+        ],
+    )
+    sink = Sink()
+    collect_once(receiver(sink, host_name="node-7"), sink)
+    tracker = HostFiguresTracker()
+    tracker.observe(sink.requests[0])
+    figures = tracker.latest("node-7")
+    assert figures is not None
+    assert format_figures(figures) == "GPU0 98% 71°C 38/80 GiB 301 W"
+    assert figures.gpus[0].name == "NVIDIA H100 80GB HBM3"
