@@ -17,8 +17,9 @@ class ApiConfig:
     """host:port to listen on; 0.0.0.0:8080 accepts other hosts."""
     read_token: str = ""
     """When set, every request needs ``Authorization: Bearer <read_token>``."""
-    artifacts_directory: str = "./trainwire-data/artifacts"
-    """The artifact store to serve blobs from (the OTLP receiver's ``artifacts::directory``)."""
+    artifacts_directory: str = ""
+    """The artifact store to serve blobs from: the OTLP receiver's ``artifacts::directory``
+    (default: ``artifacts/`` beside the store file)."""
 
     def validate(self) -> list[str]:
         """Return one line per problem."""
@@ -31,8 +32,8 @@ class ApiConfig:
             problems.append(f"endpoint: {exc}")
         if self.read_token != self.read_token.strip():
             problems.append("read_token: has leading or trailing spaces")
-        if not self.artifacts_directory.strip():
-            problems.append("artifacts_directory: required; e.g. ./trainwire-data/artifacts")
+        if self.artifacts_directory and not self.artifacts_directory.strip():
+            problems.append("artifacts_directory: is blank; give a directory or leave it out")
         return problems
 
 

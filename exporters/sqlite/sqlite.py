@@ -81,7 +81,10 @@ class SqliteExporter:
                 Path(self.config.path).expanduser(),
                 endpoint=self.config.api.endpoint,
                 read_token=self.config.api.read_token or None,
-                artifacts_dir=Path(self.config.api.artifacts_directory).expanduser(),
+                artifacts_dir=Path(
+                    self.config.api.artifacts_directory
+                    or Path(self.config.path).expanduser().parent / "artifacts"
+                ).expanduser(),
                 name=str(self.id),
             )
             await self._api.start()

@@ -44,7 +44,7 @@ def test_api_defaults_to_port_8080_when_present_and_is_off_when_absent() -> None
         ({"api": {"endpoint": "h:99999"}}, "api::endpoint: 'h:99999': port 99999 is outside"),
         ({"api": {"read_token": " t "}}, "api::read_token: has leading or trailing spaces"),
         ({"api": {"port": 1}}, "api::port: unknown key"),
-        ({"api": {"artifacts_directory": " "}}, "api::artifacts_directory: required"),
+        ({"api": {"artifacts_directory": " "}}, "api::artifacts_directory: is blank"),
         ({"lease_s": -1}, "exporters::sqlite::lease_s: must be 0 (off) or more"),
     ],
 )
