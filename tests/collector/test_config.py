@@ -999,7 +999,13 @@ def test_default_factories_hold_the_builtins() -> None:
     factories = default_factories()
 
     assert sorted(factories[Kind.RECEIVER]) == ["hostmetrics", "nvml", "otlp"]
-    assert sorted(factories[Kind.EXPORTER]) == ["otlp", "otlphttp", "sqlite"]
+    assert sorted(factories[Kind.EXPORTER]) == [
+        "discord",
+        "otlp",
+        "otlphttp",
+        "prometheus",
+        "sqlite",
+    ]
     assert sorted(factories[Kind.PROCESSOR]) == ["attributes", "batch", "filter", "memory_limiter"]
     assert sorted(factories[Kind.CONNECTOR]) == ["liveness"]
     assert sorted(factories[Kind.EXTENSION]) == ["health_check", "storage"]
