@@ -19,6 +19,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from trainwire import _active, _exit, semconv, settings
 from trainwire._capture import environment
 from trainwire._distributed import placement
+from trainwire._resource_env import environment_attributes
 from trainwire._run import Run
 from trainwire.anyvalue import to_attributes
 from trainwire.errors import ConfigError, InvalidValueError
@@ -251,7 +252,9 @@ def _make_run_dir(
 def _resource(
     run_id: str, experiment: str, rank: int, world_size: int, group: str | None
 ) -> Resource:
+    # The environment's attributes first: the run's own always win.
     attributes: dict[str, Any] = {
+        **environment_attributes(),
         semconv.ML_RUN_ID: run_id,
         semconv.ML_EXPERIMENT_NAME: experiment,
         semconv.SERVICE_NAME: experiment,

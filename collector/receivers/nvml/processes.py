@@ -11,18 +11,14 @@ and ``process.pid`` it has. Otherwise a pid is matched to a run of this host
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from trainwire._resource_env import pod_uid_from_cgroup
 from trainwire.collector.rundirectory import RunProcess
 
 __all__ = ["ProcInfo", "RunMatcher", "read_proc"]
-
-# cgroup v1: .../kubepods/burstable/pod<uid>/<container>; the systemd driver writes
-# .../kubepods-burstable-pod<uid with _ for ->.slice/...
-_POD = re.compile(r"pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})")
 
 
 @dataclass(frozen=True)
@@ -50,8 +46,7 @@ def read_proc(proc: Path, pid: int) -> ProcInfo | None:
         cgroup = (proc / str(pid) / "cgroup").read_text()
     except OSError:
         cgroup = ""
-    match = _POD.search(cgroup)
-    return ProcInfo(ns_pids, match.group(1).replace("_", "-") if match else None)
+    return ProcInfo(ns_pids, pod_uid_from_cgroup(cgroup))
 
 
 class RunMatcher:
