@@ -28,7 +28,8 @@ class PrometheusExporterConfig:
     max_series: int = 50_000
     """New series past this many are refused (logged once, counted); existing ones update."""
     add_metric_suffixes: bool = True
-    """Unit words and ``_total`` as name suffixes; off: names are only sanitized."""
+    """Unit words as name suffixes; off: names are only sanitized (counters still end in
+    ``_total``, which OpenMetrics requires of them)."""
     resource_to_labels: list[str] = field(default_factory=lambda: ["host.name"])
     """Resource attributes copied onto every series as labels (all of them are on target_info)."""
 
