@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import gzip
+import urllib.request
+
 import pytest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+from prometheus_client.utils import floatToGoString
 
 from trainwire import semconv
 from trainwire.anyvalue import to_attributes
-from trainwire.exporters.prometheus.exposition import Exposition
+from trainwire.exporters.prometheus.exposition import Exposition, _go
 from trainwire.exporters.prometheus.render import StoreCollector
 
 from .conftest import Harness, event, gauge, metrics_request, run_resource
@@ -97,8 +101,23 @@ def test_cached_labels_follow_a_rename(harness: Harness) -> None:
 )
 def test_value_formatting_matches_prometheus_client(value: float) -> None:
     """Values are spelled as prometheus-client spells them (Go style for ±Inf, NaN, large)."""
-    from prometheus_client.utils import floatToGoString
-
-    from trainwire.exporters.prometheus.exposition import _go
-
     assert _go(value) == floatToGoString(value)
+
+
+def test_gzip_when_asked_as_prometheus_does(harness: Harness) -> None:
+    """Prometheus's own Accept and Accept-Encoding get gzipped OpenMetrics."""
+    _everything(harness)
+    accept = (
+        "application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+        "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+    )
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{harness.exporter.port}/metrics",
+        headers={"Accept": accept, "Accept-Encoding": "gzip"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.headers["Content-Encoding"] == "gzip"
+        assert response.headers["Content-Type"].startswith("application/openmetrics-text")
+        body = gzip.decompress(response.read())
+    assert body == harness.scrape("application/openmetrics-text; version=1.0.0")[1].encode()
+    assert body.endswith(b"# EOF\n")
