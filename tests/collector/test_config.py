@@ -341,8 +341,8 @@ def _known(kind: Kind) -> str:
             id="receiver",
         ),
         pytest.param(
-            _doc(exporters="{sqlite: {path: run.db}, discord/alerts: {webhook_url: x}}"),
-            f"exporters::discord/alerts: unknown exporter type 'discord' (known types: {_known(Kind.EXPORTER)})",
+            _doc(exporters="{sqlite: {path: run.db}, kafka/alerts: {brokers: x}}"),
+            f"exporters::kafka/alerts: unknown exporter type 'kafka' (known types: {_known(Kind.EXPORTER)})",
             id="named-exporter",
         ),
         pytest.param(
