@@ -127,7 +127,11 @@ def downsample(
                 keep[t] = (step, value)
         if cur[12] is not None:
             keep[cur[12]] = (_step_at(conn, series_id, cur[12]), None)
-    rows = [(keep[t][0], t, keep[t][1]) for t in sorted(keep)]
+    # A step that arrived after its points (split requests) is in points, not the rollups.
+    rows = [
+        (keep[t][0] if keep[t][0] is not None else _step_at(conn, series_id, t), t, keep[t][1])
+        for t in sorted(keep)
+    ]
     return _columns(rows, int(total), True)
 
 

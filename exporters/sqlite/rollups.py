@@ -17,7 +17,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = ["SHIFTS", "fold", "rebuild", "rebuild_all", "rebuild_series"]
+__all__ = ["SHIFTS", "flush", "fold", "rebuild", "rebuild_all", "rebuild_series"]
 
 _END = 1 << 62
 """Past any time a store holds (year 2116), aligned to every block size."""
@@ -52,17 +52,25 @@ _UPSERT = (
 )
 
 
-def fold(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]], all_new: bool) -> None:
+def fold(
+    conn: sqlite3.Connection,
+    rows: Sequence[tuple[Any, ...]],
+    all_new: bool,
+    pending: list[tuple[Any, ...]] | None = None,
+) -> None:
     """Fold newly inserted point rows ``(series_id, time, step, value)`` into the rollups.
 
     ``all_new``: every row was inserted (none was already stored); otherwise the blocks
-    the rows touch are recomputed from the stored points. This runs on the store's hot
-    path, so it works on whole columns with C-level builtins.
+    the rows touch are recomputed from the stored points. With ``pending``, the rollup
+    rows are appended there for one :func:`flush` per request. This runs on the store's
+    hot path, so it works on whole columns with C-level builtins.
     """
     if not rows:
         return
     sids, times, steps, values = zip(*rows, strict=True)
     if not all_new or len(set(sids)) != 1:
+        if pending:
+            flush(conn, pending)
         _recompute(conn, rows)
         return
     ordered = sorted(times)
@@ -85,7 +93,17 @@ def fold(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]], all_new: boo
             end = bisect_left(times, (block + 1) << shift, start)
             out.append(_aggregate(sid, shift, block, times, steps, values, start, end))
             start = end
-    conn.executemany(_UPSERT, out)
+    if pending is None:
+        conn.executemany(_UPSERT, out)
+    else:
+        pending.extend(out)
+
+
+def flush(conn: sqlite3.Connection, pending: list[tuple[Any, ...]]) -> None:
+    """Write the rollup rows :func:`fold` collected, and empty ``pending``."""
+    if pending:
+        conn.executemany(_UPSERT, pending)
+        pending.clear()
 
 
 def _aggregate(

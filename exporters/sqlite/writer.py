@@ -28,7 +28,7 @@ from trainwire.anyvalue import attributes_to_dict
 from trainwire.exporters.sqlite.distributions import distribution_rows
 from trainwire.exporters.sqlite.identity import canonical_json, column_text, digest
 from trainwire.exporters.sqlite.lease import take_lease
-from trainwire.exporters.sqlite.rollups import fold
+from trainwire.exporters.sqlite.rollups import flush, fold
 from trainwire.exporters.sqlite.run_events import apply_event, event_row
 
 __all__ = ["StoreWriter"]
@@ -47,6 +47,7 @@ class StoreWriter:
         self._series: dict[tuple[int, str, str, str], int] = {}
         self._stepped: set[int] = set()  # resources whose step-less points were looked for
         self._unstepped: set[int] = set()  # resources that since stored a point with no step
+        self._rollups: list[tuple[Any, ...]] = []  # rollup rows of this request (rollups.py)
 
     def write_metrics(self, request: ExportMetricsServiceRequest) -> int:
         """Store every point of ``request``; return how many points were new."""
@@ -71,6 +72,7 @@ class StoreWriter:
                     self._touch_run(run_id, times)
                     if new > new_before:
                         self._revive(run_id, _rank(rm.resource))
+            flush(self._conn, self._rollups)
         return new
 
     def write_logs(self, request: ExportLogsServiceRequest) -> int:
@@ -228,7 +230,7 @@ class StoreWriter:
         if kind in _NUMBER_KINDS:
             rows = self._number_rows(resource_id, scope, scope_version, metric, kind, steps)
             cursor = self._conn.executemany("INSERT OR IGNORE INTO points VALUES (?,?,?,?)", rows)
-            fold(self._conn, rows, cursor.rowcount == len(rows))
+            fold(self._conn, rows, cursor.rowcount == len(rows), self._rollups)
         else:
             for point, count, total, low, high, data in distribution_rows(metric, kind):
                 sid = self._series_id(resource_id, scope, scope_version, metric, kind, point)
@@ -404,5 +406,6 @@ class _Transaction:
         self._writer._resources.clear()
         self._writer._series.clear()
         self._writer._stepped.clear()
+        self._writer._rollups.clear()
         if self._writer._conn.in_transaction:
             self._writer._conn.execute("ROLLBACK")
