@@ -17,9 +17,21 @@ from trainwire.collector.component import Signal
 __all__ = ["PROTECTED_EVENTS", "count_items", "is_droppable", "merge", "request_type"]
 
 PROTECTED_EVENTS = frozenset(
-    {semconv.EVENT_RUN_START, semconv.EVENT_RUN_END, semconv.EVENT_ALERT, semconv.EVENT_ARTIFACT}
+    {
+        semconv.EVENT_RUN_START,
+        semconv.EVENT_RUN_PARAMS,
+        semconv.EVENT_RUN_TAGS,
+        semconv.EVENT_RUN_RENAME,
+        semconv.EVENT_RUN_METRIC_SPEC,
+        semconv.EVENT_RUN_SUMMARY,
+        semconv.EVENT_RUN_END,
+        semconv.EVENT_ALERT,
+        semconv.EVENT_ARTIFACT,
+    }
 )
-"""Events a queue never drops to make room: a run's story must stay whole."""
+"""Events a queue never drops to make room: a run's story (its definition, its end, its
+alerts and artifacts) must stay whole. Progress is droppable: metric points, heartbeats,
+console lines and plain log records."""
 
 _TYPES: dict[Signal, type[Any]] = {
     Signal.METRICS: ExportMetricsServiceRequest,
