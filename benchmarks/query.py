@@ -1,7 +1,8 @@
 """Query API speed and store size: what `trainwire.Client`, the CLI and the HTTP API read.
 
 Prints, from one run on this machine (stores written through the real StoreWriter):
-  fetch       one metric series of 1,000,000 points, whole (RunQuery.metrics)
+  fetch       one metric series of 1,000,000 points, whole (RunQuery.metrics); and one
+              of the 10 metrics of a 1,000,000-point run (100,000 points)
   downsample  the same series to 1,000 points (max_points=1000; first/min/max/last per bucket)
   runs        list runs over 10,000 runs with a param filter (all matches, and a page of 50)
   bytes/pt    store file size per point: the 1M-point single-metric run, and a run
@@ -124,6 +125,15 @@ def main() -> None:
         ten = work / "ten.db"
         write_points(ten, "wide", args.points, 10, 1_000_000)
         print(f"bytes/pt   10 metrics per log(): {size_per_point(ten, args.points):.1f}")
+        with RunQuery(ten) as query:
+            part = len(query.metrics("wide", key="m0")["metrics"][0]["value"])
+            tenth = timed(lambda: query.metrics("wide", key="m0"), args.repeat)
+            tenth_down = timed(
+                lambda: query.metrics("wide", key="m0", max_points=1000), args.repeat
+            )
+        down_ms = tenth_down[0] * 1e3
+        print(f"fetch      one of 10 metrics ({part:,} points): best {tenth[0]:.3f} s,"
+              f" median {tenth[1]:.3f} s; to 1,000 points: best {down_ms:.1f} ms")  # fmt: skip
         runs = work / "runs.db"
         started = time.perf_counter()
         write_runs(runs, args.runs)

@@ -384,7 +384,8 @@ class RunQuery:
 
         ``name`` keeps one kind (``ml.console``, ``ml.alert``, ...); ``after`` (ns)
         keeps those later than it; ``limit`` caps them (default and most: 10,000).
-        ``next_after`` is the time to pass as ``after`` for the next page (None at the end).
+        ``next_after`` is the time to pass as ``after`` for the next page (None at the end);
+        a page never splits the events of one time (it may be shorter than ``limit``).
         """
         limit = MAX_EVENTS if limit is None else limit
         if not 1 <= limit <= MAX_EVENTS:
@@ -405,8 +406,15 @@ class RunQuery:
             rows = self._conn.execute(
                 sql + " ORDER BY time, uid LIMIT ?", (*args, limit + 1)
             ).fetchall()
-        more = len(rows) > limit
-        rows = rows[:limit]
+            more = len(rows) > limit
+            if more:
+                # Pages end between times, so `after` never skips events sharing one.
+                cut = rows[limit][2]
+                rows = [r for r in rows[:limit] if r[2] < cut]
+                if not rows:  # one time holds more than a page: return all of it
+                    rows = self._conn.execute(
+                        sql + " AND time = ? ORDER BY uid", (*args, cut)
+                    ).fetchall()
         events = [
             {
                 "id": r[0],
