@@ -245,27 +245,17 @@ class Client:
         timeout: float | None = None,
         poll_interval: float = 1.0,
         on_status: Callable[[ArtifactStatus], None] | None = None,
-        *,
-        _stop: threading.Event | None = None,
     ) -> dict[str, Any]:
         """Wait until the run has artifact ``name``; return its metadata.
 
         ``on_status`` gets an :class:`ArtifactStatus` at the start and at each change
-        (``waiting``, ``run_crashed``, ``available``).
+        (``waiting``, ``run_crashed``, ``run_ended``, ``unreachable``, ``available``).
 
         Raises:
             TimeoutError: not there after ``timeout`` seconds.
             ArtifactNotFoundError: the run ended without it.
         """
-        return poll_artifact(
-            lambda: self.run(run_id),
-            lambda: self._find(run_id, name),
-            name,
-            timeout=timeout,
-            poll_interval=poll_interval,
-            on_status=on_status,
-            stop=_stop,
-        )
+        return self._poll_artifact(run_id, name, timeout, poll_interval, on_status, None)
 
     def watch_artifact(
         self,
@@ -280,10 +270,27 @@ class Client:
         ``on_status`` is called from that thread.
         """
         return ArtifactWatch(
-            lambda stop: self.wait_for_artifact(
-                run_id, name, timeout, poll_interval, on_status, _stop=stop
-            ),
+            lambda stop: self._poll_artifact(run_id, name, timeout, poll_interval, on_status, stop),
             name=f"trainwire-watch-{name}",
+        )
+
+    def _poll_artifact(
+        self,
+        run_id: str,
+        name: str,
+        timeout: float | None,
+        poll_interval: float,
+        on_status: Callable[[ArtifactStatus], None] | None,
+        stop: threading.Event | None,
+    ) -> dict[str, Any]:
+        return poll_artifact(
+            lambda: self.run(run_id),
+            lambda: self._find(run_id, name),
+            name,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            on_status=on_status,
+            stop=stop,
         )
 
     def _find(self, run_id: str, name: str) -> dict[str, Any] | None:
