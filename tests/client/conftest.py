@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -157,3 +158,9 @@ def client(request: pytest.FixtureRequest, served: Served) -> Iterator[trainwire
         target = trainwire.Client(served.url)
     with target:
         yield target
+
+
+@pytest.fixture(scope="module")
+def log_runs_fn() -> Any:
+    """:func:`log_runs`, for test modules (conftest is not importable from them)."""
+    return log_runs
