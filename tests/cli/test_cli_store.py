@@ -111,7 +111,12 @@ def test_rm_asks_first_and_keeps_shared_blobs(store: Any) -> None:
         assert client.get_artifact("beta", "model.bin") == store.model_bytes
     assert _blob(store, model).exists() and not _blob(store, notes).exists()
     with sqlite3.connect(store.db) as conn:
-        for table in ("params", "tags", "labels", "summaries", "events", "artifacts", "resources"):
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        with_run_id = [
+            t for t in tables if "run_id" in {c[1] for c in conn.execute(f"PRAGMA table_info({t})")}
+        ]
+        assert {"runs", "params", "events", "artifacts", "resources"} <= set(with_run_id)
+        for table in with_run_id:
             count = conn.execute(
                 f"SELECT count(*) FROM {table} WHERE run_id = ?", (store.ids["alpha"],)
             ).fetchone()[0]
