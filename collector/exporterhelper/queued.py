@@ -44,6 +44,10 @@ class Pusher(Protocol):
     async def push(self, signal: Signal, request: Any) -> None:
         """Deliver ``request``; raise PermanentExportError or RetryableExportError on failure."""
 
+    # Optional: ``async def push_encoded(self, signal, payload: bytes) -> int`` takes the
+    # queued bytes unparsed (several serialized requests joined) and returns the items
+    # delivered; the queue then never decodes what it drains.
+
 
 class QueuedExporter:
     """Wraps a :class:`Pusher` with a persistent queue and retries."""
@@ -169,18 +173,29 @@ class QueuedExporter:
 
     async def _send(self, signal: Signal, items: list[QueuedItem]) -> bool:
         """Deliver items until success or giving up; False if shutdown interrupted it."""
-        request = merge(signal, [item.payload for item in items])
-        count = count_items(signal, request)
+        payloads = [item.payload for item in items]
+        push_encoded = getattr(self.pusher, "push_encoded", None)
+        if push_encoded is not None:
+            # Serialized requests of one type concatenate into their merge: no parsing here.
+            joined = b"".join(payloads)
+            request = None
+        else:
+            request = merge(signal, payloads)
         delay = self.retry.initial_interval_s
         started = time.monotonic()
         attempt = 0
         while True:
             attempt += 1
             try:
-                await self.pusher.push(signal, request)
-                self._count("sent", signal, count)
+                if push_encoded is not None:
+                    sent = await push_encoded(signal, joined)
+                else:
+                    await self.pusher.push(signal, request)
+                    sent = count_items(signal, request)
+                self._count("sent", signal, sent)
                 return True
             except PermanentExportError as exc:
+                count = _items(signal, request, payloads)
                 logger.error(
                     "%s: dropping %d %s refused by the destination: %s",
                     self.id,
@@ -200,6 +215,7 @@ class QueuedExporter:
                 elapsed = time.monotonic() - started
                 limit = self.retry.max_elapsed_time_s
                 if not self.retry.enabled or (limit and elapsed + wait > limit):
+                    count = _items(signal, request, payloads)
                     logger.error(
                         "%s: giving up on %d %s after %.0fs: %s",
                         self.id,
@@ -249,6 +265,11 @@ class QueuedExporter:
             await self.queue.close()
         if self._started:
             await self.pusher.shutdown()
+
+
+def _items(signal: Signal, request: Any, payloads: list[bytes]) -> int:
+    """Items in a batch, for the log lines of a failed send (parsed only then)."""
+    return count_items(signal, request if request is not None else merge(signal, payloads))
 
 
 def _runs_of_one_signal(items: list[QueuedItem], max_bytes: int) -> list[list[QueuedItem]]:

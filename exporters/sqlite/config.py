@@ -55,6 +55,9 @@ class SqliteExporterConfig:
     """Embedded default only (the store in the training process): record this process as
     the owner of each run it writes, renewed every third of ``lease_s``, so readers can
     show a killed run as crashed. 0 (the default, and right for a collector): off."""
+    writer_process: bool = True
+    """Parse and write in a child process, beside the one that receives (two cores for
+    ingest). The embedded default, in the training process, writes on a thread instead."""
     api: ApiConfig | None = None
     """The HTTP query API (off when absent), e.g. ``{endpoint: "localhost:8080"}``."""
 
@@ -65,4 +68,8 @@ class SqliteExporterConfig:
             problems.append("path: required; give the SQLite file, e.g. ./trainwire.db")
         if not self.lease_s >= 0:
             problems.append(f"lease_s: must be 0 (off) or more, got {self.lease_s}")
+        elif self.lease_s > 0 and self.writer_process:
+            problems.append(
+                "lease_s: a lease names the process that writes; set writer_process: false"
+            )
         return problems

@@ -1,7 +1,9 @@
 """The sqlite exporter: the run store, the system of record.
 
 All SQLite work runs on one dedicated thread, so the event loop never blocks and
-the store has exactly one writer. ``push`` returns once the request is committed.
+the store has exactly one writer; by default that thread hands the bytes to a writer
+process (``writer_process.py``) that parses and writes them on another core. ``push``
+returns once the request is committed.
 The factory puts it behind a persistent queue (exporterhelper) that refuses new
 data when full rather than drop any.
 """
@@ -22,11 +24,15 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from trainwire.collector.component import ComponentID, Host, Signal
-from trainwire.errors import PermanentExportError, RetryableExportError
+from trainwire.collector.encoded import encoded
+from trainwire.collector.exporterhelper.requests import count_items
+from trainwire.errors import ConfigError, PermanentExportError, RetryableExportError
 from trainwire.exporters.sqlite.config import SqliteExporterConfig
 from trainwire.exporters.sqlite.lease import renew_leases
 from trainwire.exporters.sqlite.schema import connect
+from trainwire.exporters.sqlite.storing import REQUEST_TYPES, Stored, store
 from trainwire.exporters.sqlite.writer import StoreWriter
+from trainwire.exporters.sqlite.writer_process import WriterProcess
 
 __all__ = ["SqliteExporter"]
 
@@ -38,17 +44,6 @@ _WRITTEN = {
     Signal.LOGS: "events_written",
     Signal.TRACES: "spans_written",
 }
-# Failures that depend on the data, not on the moment: retrying the same request cannot help.
-_DATA_ERRORS = (
-    OverflowError,
-    ValueError,
-    TypeError,
-    RecursionError,
-    sqlite3.IntegrityError,
-    sqlite3.DataError,
-    sqlite3.ProgrammingError,  # e.g. a map bound where a scalar goes
-    sqlite3.InterfaceError,
-)
 
 
 class SqliteExporter:
@@ -63,6 +58,7 @@ class SqliteExporter:
         self.points_written = 0
         self.events_written = 0
         self.spans_written = 0
+        self._child: WriterProcess | None = None
         self._renewal: asyncio.Task[None] | None = None
         self._api: Any = None  # ApiServer when config.api is set
 
@@ -71,7 +67,14 @@ class SqliteExporter:
         self._executor = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix=f"trainwire-{self.id}"
         )
-        await self._run(self._open)
+        try:
+            await self._run(self._open)
+        except sqlite3.DatabaseError as exc:  # not SQLite, or a newer trainwire's store
+            raise ConfigError(
+                f"exporters::{self.id}::path: cannot open the run store"
+                f" {Path(self.config.path).expanduser()}: {exc}; point path at a trainwire"
+                " store or at a new file"
+            ) from exc
         if self.config.lease_s > 0:
             self._renewal = asyncio.create_task(self._renew_leases(self.config.lease_s))
         if self.config.api is not None:
@@ -92,6 +95,12 @@ class SqliteExporter:
     def _open(self) -> None:
         path = Path(self.config.path).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
+        if self.config.writer_process:
+            child = WriterProcess(path, name=str(self.id))
+            child.start()  # creates or migrates the store, or says why it cannot
+            self._child = child
+            logger.info("%s: storing runs in %s (writer process)", self.id, path.resolve())
+            return
         self._conn = connect(path)
         self._writer = StoreWriter(self._conn, lease_s=self.config.lease_s)
         logger.info("%s: storing runs in %s", self.id, path.resolve())
@@ -111,42 +120,38 @@ class SqliteExporter:
     async def push(self, signal: Signal, request: Any) -> None:
         """Commit ``request`` (metrics, logs or traces) in one transaction.
 
-        Data the store cannot hold (a time past SQLite's integer range, say) would fail
-        the same way on every retry and block the queue behind it for good; so such a
-        request is written again one resource at a time, and only the resources that
-        still fail are dropped (logged, and a PermanentExportError if nothing was stored).
+        Resources the store cannot hold (a time past SQLite's integer range, say) are left
+        out and logged, since retrying cannot help (``storing.store``).
         """
         if signal not in _WRITTEN:
             raise PermanentExportError(f"{self.id}: cannot store {signal.value}")
-        write = getattr(StoreWriter, f"write_{signal.value}")
-        try:
-            written = await self._write(lambda w: write(w, request))
-        except _DATA_ERRORS:
-            written = await self._write_apart(signal, request, write)
+        if self._child is not None:
+            await self.push_encoded(signal, encoded(request))
+            return
+        stored: Stored = await self._write(lambda w: store(w, signal.value, request))
+        self._count(signal, stored.written, stored.dropped)
+
+    async def push_encoded(self, signal: Signal, payload: bytes) -> int:
+        """Commit one or more serialized ``signal`` requests; return the items they held.
+
+        The queue's fast path: with the writer process, the bytes go to it unparsed.
+        """
+        if signal not in _WRITTEN:
+            raise PermanentExportError(f"{self.id}: cannot store {signal.value}")
+        child = self._child
+        if child is None:
+            request = REQUEST_TYPES[signal.value].FromString(payload)
+            await self.push(signal, request)
+            return count_items(signal, request)
+        written, items, dropped = await self._run(lambda: child.write(signal.value, payload))
+        self._count(signal, written, dropped)
+        return int(items)
+
+    def _count(self, signal: Signal, written: int, dropped: str | None) -> None:
+        if dropped is not None:
+            logger.error("%s: %s", self.id, dropped)
         counter = _WRITTEN[signal]
         setattr(self, counter, getattr(self, counter) + written)
-
-    async def _write_apart(self, signal: Signal, request: Any, write: Any) -> int:
-        """Write each resource of ``request`` on its own; drop those the store cannot hold."""
-        field = request.DESCRIPTOR.fields_by_number[1].name  # resource_metrics, ...
-        entries = getattr(request, field)
-        written, failures = 0, []
-        for entry in entries:
-            single = type(request)()
-            getattr(single, field).append(entry)
-            try:
-                written += await self._write(lambda w, single=single: write(w, single))
-            except _DATA_ERRORS as exc:
-                failures.append(f"{type(exc).__name__}: {exc}")
-        if failures:
-            message = (
-                f"{self.id}: dropped {len(failures)} of {len(entries)} resources of a"
-                f" {signal.value} request that the store cannot hold ({failures[0]})"
-            )
-            if len(failures) == len(entries):
-                raise PermanentExportError(message)
-            logger.error("%s", message)
-        return written
 
     async def consume_metrics(self, request: ExportMetricsServiceRequest) -> None:
         """Commit every point of ``request`` (write-through, without a queue)."""
@@ -160,12 +165,12 @@ class SqliteExporter:
         """Commit every span of ``request`` (write-through, without a queue)."""
         await self.push(Signal.TRACES, request)
 
-    async def _write(self, action: Any) -> int:
+    async def _write(self, action: Any) -> Any:
         writer = self._writer
         if writer is None:
             raise RetryableExportError(f"{self.id}: not started")
         try:
-            result: int = await self._run(lambda: action(writer))
+            result = await self._run(lambda: action(writer))
         except sqlite3.OperationalError as exc:  # locked, disk full, I/O error: try again later
             raise RetryableExportError(f"{self.id}: {exc}", retry_after_s=1.0) from exc
         return result
@@ -181,6 +186,9 @@ class SqliteExporter:
         executor, self._executor = self._executor, None
         if executor is None:
             return
+        child, self._child = self._child, None
+        if child is not None:
+            await asyncio.get_running_loop().run_in_executor(executor, child.close)
         conn, self._conn, self._writer = self._conn, None, None
         if conn is not None:
             await asyncio.get_running_loop().run_in_executor(executor, conn.close)

@@ -94,7 +94,11 @@ def embedded_config(db_path: str | Path) -> dict[str, Any]:
     """The default in-process pipeline: both signals into the sqlite store at ``db_path``."""
     pipeline = {"exporters": ["sqlite"]}
     # No queue: the SDK's sender already holds the data until the store has committed it.
-    sqlite: dict[str, Any] = {"path": str(db_path), "sending_queue": {"enabled": False}}
+    sqlite: dict[str, Any] = {
+        "path": str(db_path),
+        "sending_queue": {"enabled": False},
+        "writer_process": False,  # no child processes inside a training script
+    }
     # The store lives in this process: it leases its runs so readers see a kill as a crash.
     sqlite["lease_s"] = 3 * settings.HEARTBEAT_INTERVAL.get()
     return {

@@ -33,7 +33,7 @@ EXPORTERS = "{sqlite: {path: run.db}}"
 PIPELINES = "{metrics: {receivers: [otlp], exporters: [sqlite]}}"
 GRPC = "receivers::otlp::protocols::grpc"
 METRICS = "service::pipelines::metrics"
-SQLITE_KEYS = "path, retry_on_failure, sending_queue"
+SQLITE_KEYS = "api, lease_s, path, retry_on_failure, sending_queue, writer_process"
 TOP_LEVEL = "receivers, processors, exporters, connectors, extensions, service"
 
 
@@ -357,10 +357,10 @@ def _known(kind: Kind) -> str:
         ),
         pytest.param(
             _doc(
-                exporters="{sqlite: {path: run.db}, prometheus: {}}",
-                pipelines="{metrics: {receivers: [otlp], exporters: [sqlite, prometheus]}}",
+                exporters="{sqlite: {path: run.db}, kafka: {}}",
+                pipelines="{metrics: {receivers: [otlp], exporters: [sqlite, kafka]}}",
             ),
-            f"exporters::prometheus: unknown exporter type 'prometheus' (known types: {_known(Kind.EXPORTER)})",
+            f"exporters::kafka: unknown exporter type 'kafka' (known types: {_known(Kind.EXPORTER)})",
             id="used-in-pipeline-reported-once",
         ),
         pytest.param(
