@@ -30,7 +30,6 @@ Shapes (times are integers, ns since the epoch; ``*_at`` the same as ISO 8601 UT
 from __future__ import annotations
 
 import json
-import math
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,34 +37,14 @@ from typing import Any
 
 from trainwire import semconv
 from trainwire.errors import ArtifactNotFoundError, InvalidQueryError, RunNotFoundError
+from trainwire.exporters.sqlite import run_list, timeline
 from trainwire.exporters.sqlite.downsample import downsample, series_points
-from trainwire.exporters.sqlite.filters import compile_filter, field_sql, parse_filter
-from trainwire.exporters.sqlite.lease import dead_runs
-from trainwire.exporters.sqlite.runs_json import STATUS_SQL, metric_summaries, run_dict
+from trainwire.exporters.sqlite.run_list import RUN_SELECT, attach_tags, refresh_dead
+from trainwire.exporters.sqlite.runs_json import metric_summaries, run_dict
 from trainwire.exporters.sqlite.schema import connect
-from trainwire.exporters.sqlite.values import iso_time, json_number, jsonable
+from trainwire.exporters.sqlite.values import iso_time, jsonable, loads
 
 __all__ = ["RunQuery", "default_artifacts_dir"]
-
-_RUN_SELECT = (
-    f"SELECT r.run_id, coalesce(r.name, r.run_id), r.experiment, r.group_name, {STATUS_SQL},"
-    " r.start_time, r.end_time, r.last_seen, r.host, r.world_size, r.exit_code,"
-    " r.exception_type, r.exception_message, r.details FROM runs r"
-)
-_SORTABLE = (
-    "id",
-    "name",
-    "experiment",
-    "group",
-    "status",
-    "host",
-    "start_time",
-    "end_time",
-    "duration_s",
-    "world_size",
-)
-MAX_LIMIT = 10_000
-MAX_EVENTS = 10_000
 
 
 def default_artifacts_dir(db_path: str | Path) -> Path:
@@ -149,85 +128,41 @@ class RunQuery:
         comma-separated list of fields (``-`` prefix for descending), e.g.
         ``-summary.val_acc,name``. Returns ``{"runs", "total", "limit", "offset"}``.
         """
-        if status is not None and status not in semconv.RUN_STATUSES:
-            raise InvalidQueryError(
-                f"status {status!r} is not one of {', '.join(semconv.RUN_STATUSES)}"
-            )
-        if limit is not None and not 0 <= limit <= MAX_LIMIT:
-            raise InvalidQueryError(f"limit must be between 0 and {MAX_LIMIT}, got {limit}")
-        if offset < 0:
-            raise InvalidQueryError(f"offset must be 0 or more, got {offset}")
-        node = parse_filter(where) if where is not None else None
         with self._lock:
-            self._refresh_dead()
-            conditions: list[str] = []
-            args: list[Any] = []
-            if experiment is not None:
-                conditions.append("r.experiment = ?")
-                args.append(experiment)
-            if status is not None:
-                conditions.append(f"{STATUS_SQL} = ?")
-                args.append(status)
-            if tag is not None:
-                key, has_value, value = tag.partition("=")
-                if has_value:
-                    conditions.append(
-                        "EXISTS (SELECT 1 FROM tags t WHERE t.run_id = r.run_id AND t.key = ?"
-                        " AND (t.value = ? OR t.value = ?))"
-                    )
-                    args.extend((key, json.dumps(value), value))
-                else:
-                    conditions.append(
-                        "EXISTS (SELECT 1 FROM tags t WHERE t.run_id = r.run_id AND t.key = ?)"
-                    )
-                    args.append(key)
-            if label is not None:
-                conditions.append(
-                    "EXISTS (SELECT 1 FROM labels l WHERE l.run_id = r.run_id"
-                    " AND l.label = ? AND l.present)"
-                )
-                args.append(label)
-            if node is not None:
-                sql, filter_args = compile_filter(node, STATUS_SQL)
-                conditions.append(sql)
-                args.extend(filter_args)
-            where_sql = (" WHERE " + " AND ".join(conditions)) if conditions else ""
-            order_sql, order_args = _order(sort)
-            (total,) = self._conn.execute(
-                f"SELECT count(*) FROM runs r{where_sql}", args
-            ).fetchone()
-            sql = _RUN_SELECT + where_sql + order_sql
-            all_args = [*args, *order_args]
-            if limit is not None or offset:
-                sql += " LIMIT ? OFFSET ?"
-                all_args.extend((-1 if limit is None else limit, offset))
-            rows = self._conn.execute(sql, all_args).fetchall()
-            runs = [run_dict(row) for row in rows]
-            self._attach_tags(runs)
-        return {"runs": runs, "total": int(total), "limit": limit, "offset": offset}
+            return run_list.list_runs(
+                self._conn,
+                experiment=experiment,
+                status=status,
+                tag=tag,
+                label=label,
+                where=where,
+                sort=sort,
+                limit=limit,
+                offset=offset,
+            )
 
     def brief(self, ref: str) -> dict[str, Any]:
         """One run as :meth:`list_runs` shows it (no params, summaries or ranks): cheap."""
         with self._lock:
             run_id = self.resolve(ref)
-            self._refresh_dead()
-            row = self._conn.execute(_RUN_SELECT + " WHERE r.run_id = ?", (run_id,)).fetchone()
+            refresh_dead(self._conn)
+            row = self._conn.execute(RUN_SELECT + " WHERE r.run_id = ?", (run_id,)).fetchone()
             if row is None:
                 raise RunNotFoundError(f"no run '{run_id}' in {self.path}")
             run = run_dict(row)
-            self._attach_tags([run])
+            attach_tags(self._conn, [run])
         return run
 
     def get_run(self, ref: str) -> dict[str, Any]:
         """One run with its params, summary, metric summaries, ranks and details."""
         with self._lock:
             run_id = self.resolve(ref)
-            self._refresh_dead()
-            row = self._conn.execute(_RUN_SELECT + " WHERE r.run_id = ?", (run_id,)).fetchone()
+            refresh_dead(self._conn)
+            row = self._conn.execute(RUN_SELECT + " WHERE r.run_id = ?", (run_id,)).fetchone()
             if row is None:  # removed meanwhile
                 raise RunNotFoundError(f"no run '{run_id}' in {self.path}")
             run = run_dict(row, full=True)
-            self._attach_tags([run])
+            attach_tags(self._conn, [run])
             run["params"] = jsonable(self._keyed("params", run_id))
             summaries = metric_summaries(self._conn, run_id)
             summary = {key: s["last"] for key, s in summaries.items()}
@@ -387,48 +322,9 @@ class RunQuery:
         ``next_after`` is the time to pass as ``after`` for the next page (None at the end);
         a page never splits the events of one time (it may be shorter than ``limit``).
         """
-        limit = MAX_EVENTS if limit is None else limit
-        if not 1 <= limit <= MAX_EVENTS:
-            raise InvalidQueryError(f"limit must be between 1 and {MAX_EVENTS}, got {limit}")
         with self._lock:
             run_id = self.resolve(ref)
-            sql = (
-                "SELECT uid, name, time, severity_number, severity_text, body, attributes"
-                " FROM events WHERE run_id = ?"
-            )
-            args: list[Any] = [run_id]
-            if name is not None:
-                sql += " AND name = ?"
-                args.append(name)
-            if after is not None:
-                sql += " AND time > ?"
-                args.append(after)
-            rows = self._conn.execute(
-                sql + " ORDER BY time, uid LIMIT ?", (*args, limit + 1)
-            ).fetchall()
-            more = len(rows) > limit
-            if more:
-                # Pages end between times, so `after` never skips events sharing one.
-                cut = rows[limit][2]
-                rows = [r for r in rows[:limit] if r[2] < cut]
-                if not rows:  # one time holds more than a page: return all of it
-                    rows = self._conn.execute(
-                        sql + " AND time = ? ORDER BY uid", (*args, cut)
-                    ).fetchall()
-        events = [
-            {
-                "id": r[0],
-                "name": r[1],
-                "time": r[2],
-                "severity": r[3],
-                "severity_text": r[4],
-                "body": jsonable(_loads(r[5])),
-                "attributes": jsonable(_loads(r[6]) or {}),
-            }
-            for r in rows
-        ]
-        next_after = rows[-1][2] if more and rows else None
-        return {"run_id": run_id, "events": events, "next_after": next_after}
+            return timeline.events(self._conn, run_id, name=name, after=after, limit=limit)
 
     def updates(self, ref: str, *, after: int, limit: int = 5000) -> dict[str, Any]:
         """What landed for the run with a time later than ``after`` (ns): for live views.
@@ -439,38 +335,7 @@ class RunQuery:
         """
         with self._lock:
             run_id = self.resolve(ref)
-            points = self._conn.execute(
-                "SELECT s.name, s.attributes, p.step, p.time, p.value FROM resources rs"
-                " JOIN series s ON s.resource_id = rs.id JOIN points p ON p.series_id = s.id"
-                " WHERE rs.run_id = ? AND s.type IN ('gauge', 'sum') AND p.time > ?"
-                " ORDER BY p.time LIMIT ?",
-                (run_id, after, limit),
-            ).fetchall()
-            events = self.events(run_id, after=after, limit=limit)["events"]
-        cursor = max([after, *(p[3] for p in points), *(e["time"] for e in events)])
-        # A full page may stop mid-time: keep only what is complete up to the cursor.
-        if len(points) == limit:
-            cursor = min(cursor, points[-1][3] - 1)
-        if len(events) == limit:
-            cursor = min(cursor, events[-1]["time"] - 1)
-        if cursor <= after and (points or events):  # one time holds a whole page: move on
-            cursor = max([*(p[3] for p in points), *(e["time"] for e in events)])
-        return {
-            "run_id": run_id,
-            "points": [
-                {
-                    "key": p[0],
-                    "attributes": json.loads(p[1]),
-                    "step": p[2],
-                    "time": p[3],
-                    "value": json_number(math.nan if p[4] is None else p[4]),
-                }
-                for p in points
-                if p[3] <= cursor
-            ],
-            "events": [e for e in events if e["time"] <= cursor],
-            "cursor": cursor,
-        }
+            return timeline.updates(self._conn, run_id, after=after, limit=limit)
 
     def data_version(self) -> int:
         """A number that changes whenever another connection commits to the store."""
@@ -480,76 +345,11 @@ class RunQuery:
 
     # -- helpers ----------------------------------------------------------------------
 
-    def _refresh_dead(self) -> None:
-        """Fill ``temp.dead_runs`` (what STATUS_SQL reads) with the runs whose owner died."""
-        dead = dead_runs(self._conn)
-        self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS dead_runs (run_id TEXT PRIMARY KEY)")
-        self._conn.execute("DELETE FROM temp.dead_runs")
-        self._conn.executemany("INSERT INTO temp.dead_runs VALUES (?)", [(d,) for d in dead])
-
     def _keyed(self, table: str, run_id: str) -> dict[str, Any]:
         rows = self._conn.execute(
             f"SELECT key, value FROM {table} WHERE run_id = ? ORDER BY key", (run_id,)
         )
-        return {key: _loads(value) for key, value in rows}
-
-    def _attach_tags(self, runs: list[dict[str, Any]]) -> None:
-        if not runs:
-            return
-        by_id = {run["id"]: run for run in runs}
-        for run in runs:
-            run["tags"], run["labels"] = {}, []
-        ids = json.dumps(list(by_id))
-        for run_id, key, value in self._conn.execute(
-            "SELECT run_id, key, value FROM tags WHERE run_id IN (SELECT value FROM json_each(?))"
-            " ORDER BY run_id, key",
-            (ids,),
-        ):
-            by_id[run_id]["tags"][key] = jsonable(_loads(value))
-        for run_id, label in self._conn.execute(
-            "SELECT run_id, label FROM labels WHERE present AND run_id IN"
-            " (SELECT value FROM json_each(?)) ORDER BY run_id, label",
-            (ids,),
-        ):
-            by_id[run_id]["labels"].append(label)
-
-
-def _order(sort: str | None) -> tuple[str, list[Any]]:
-    if sort is None or not sort.strip():
-        return " ORDER BY coalesce(r.start_time, 0) DESC, r.run_id", []
-    terms: list[str] = []
-    args: list[Any] = []
-    for raw in sort.split(","):
-        item = raw.strip()
-        descending = item.startswith("-")
-        item = item.lstrip("-+").strip()
-        head, dot, key = item.partition(".")
-        kind = _SORT_KEYED.get(head.lower())
-        if kind is not None and key:
-            field: tuple[str, ...] = (kind, key)
-        elif head.lower() in _SORTABLE and not dot:
-            field = (head.lower(),)
-        else:
-            raise InvalidQueryError(
-                f"cannot sort by {item!r}; use {', '.join(_SORTABLE)},"
-                " params.KEY, summary.KEY or tags.KEY (prefix '-' for descending)"
-            )
-        # NULLs (runs without the field) last in both directions.
-        expression = field_sql(field, STATUS_SQL, args)
-        field_sql(field, STATUS_SQL, args)
-        terms.append(f"{expression} IS NULL, {expression} {'DESC' if descending else 'ASC'}")
-    return " ORDER BY " + ", ".join(terms) + ", r.run_id", args
-
-
-_SORT_KEYED = {
-    "params": "params",
-    "param": "params",
-    "config": "params",
-    "summary": "summary",
-    "summaries": "summary",
-    "tags": "tags",
-    "tag": "tags",
-}
+        return {key: loads(value) for key, value in rows}
 
 
 def _artifact(row: tuple[Any, ...]) -> dict[str, Any]:
@@ -562,12 +362,3 @@ def _artifact(row: tuple[Any, ...]) -> dict[str, Any]:
         "time": row[5],
         "created_at": iso_time(row[5]),
     }
-
-
-def _loads(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from typing import Any
 
-__all__ = ["from_json_number", "iso_time", "json_number", "jsonable"]
+__all__ = ["from_json_number", "iso_time", "json_number", "jsonable", "loads"]
 
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
@@ -45,3 +46,13 @@ def iso_time(ns: int | None) -> str | None:
     except (OverflowError, OSError, ValueError):
         return None
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def loads(text: str | None) -> Any:
+    """A stored JSON column's value (None for NULL; text that is not JSON as it is)."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
