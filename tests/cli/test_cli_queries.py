@@ -196,13 +196,13 @@ def test_a_file_that_is_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_runs_does_not_load_server_code(pristine: Any) -> None:
-    """`trainwire runs` imports neither the HTTP server, gRPC nor pandas (it starts quickly)."""
+    """`trainwire runs` imports neither the HTTP server, the collector, gRPC nor pandas (it starts quickly)."""
     code = (
         "import sys\n"
         "from trainwire.cli import main\n"
         f"main(['runs', '--db', {str(pristine.db)!r}], standalone_mode=False)\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in ('aiohttp', 'grpc', 'pandas')\n"
-        "         or m.startswith('trainwire.exporters.sqlite.api')]\n"
+        "         or m.startswith(('trainwire.exporters.sqlite.api', 'trainwire.collector'))]\n"
         "print('HEAVY', heavy)\n"
     )
     result = subprocess.run(
