@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -26,23 +27,32 @@ from trainwire.errors import (
 from trainwire.exporters.sqlite.api.openapi import openapi_document
 from trainwire.exporters.sqlite.api.page import INDEX_HTML
 from trainwire.exporters.sqlite.api.stream import stream_run
+from trainwire.exporters.sqlite.blobs import verified_chunks
 from trainwire.exporters.sqlite.query import RunQuery
 
-__all__ = ["QUERY_KEY", "make_app"]
+__all__ = ["QUERY_KEY", "VERIFY_FIRST_BYTES", "make_app"]
 
 T = TypeVar("T")
 QUERY_KEY: web.AppKey[RunQuery] = web.AppKey("query", RunQuery)
 _EXECUTOR_KEY: web.AppKey[ThreadPoolExecutor] = web.AppKey("executor", ThreadPoolExecutor)
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_VERIFY_FIRST_BYTES = 256 * 1024 * 1024
+VERIFY_FIRST_BYTES = 256 * 1024 * 1024
 """Blobs up to this size are hashed before the first byte is sent (a mismatch is a clean
 error); larger ones are checked while streaming, and the response is aborted on a mismatch."""
+_VERIFY_FIRST_KEY: web.AppKey[int] = web.AppKey("verify_first_bytes", int)
+_CHUNK = 1024 * 1024
 
 
-def make_app(query: RunQuery, *, read_token: str | None = None) -> web.Application:
+def make_app(
+    query: RunQuery,
+    *,
+    read_token: str | None = None,
+    verify_first_bytes: int = VERIFY_FIRST_BYTES,
+) -> web.Application:
     """The API's application over ``query`` (closed with the app)."""
     app = web.Application(middlewares=[_errors, _auth(read_token)])
     app[QUERY_KEY] = query
+    app[_VERIFY_FIRST_KEY] = verify_first_bytes
     app[_EXECUTOR_KEY] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trainwire-api")
     app.router.add_get("/", _index)
     app.router.add_get("/api/openapi.json", _openapi)
@@ -199,14 +209,17 @@ async def _artifact(request: web.Request) -> web.StreamResponse:
     _params(request, {})
     run_id, name = request.match_info["run_id"], request.match_info["name"]
     query = request.app[QUERY_KEY]
-    meta, chunks = await _call(request, lambda: query.open_artifact(run_id, name))
-    if meta["size"] <= _VERIFY_FIRST_BYTES:
-        body = await _call(request, lambda: b"".join(chunks))  # raises on a mismatch
-        return web.Response(body=body, headers=_artifact_headers(meta))
+    meta, path = await _call(request, lambda: query.artifact(run_id, name))
+    digest = meta["sha256"]
+    if meta["size"] <= request.app[_VERIFY_FIRST_KEY]:
+        # Hash it before the first byte: a mismatch is then a clean JSON error.
+        await _call(request, lambda: deque(verified_chunks(path, digest, _CHUNK), maxlen=0))
+    chunks = verified_chunks(path, digest, _CHUNK)
     response = web.StreamResponse(headers=_artifact_headers(meta))
-    response.content_length = meta["size"]
+    response.content_length = path.stat().st_size
     await response.prepare(request)
     iterator = iter(chunks)
+    held = b""  # each chunk goes out once the next is read: the last only once it matched
     while True:
         try:
             chunk = await _call(request, lambda: next(iterator, b""))
@@ -215,9 +228,11 @@ async def _artifact(request: web.Request) -> web.StreamResponse:
             if request.transport is not None:
                 request.transport.close()
             return response
+        if held:
+            await response.write(held)
         if not chunk:
             break
-        await response.write(chunk)
+        held = chunk
     await response.write_eof()
     return response
 
