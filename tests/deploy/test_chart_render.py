@@ -99,3 +99,120 @@ def _container_env(docs: Any) -> set[str]:
         for container in template.get("containers", []) + template.get("initContainers", []):
             names.update(env["name"] for env in container.get("env", []))
     return names
+
+
+def _pod_templates(docs: Any) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (f"{doc['kind']} {doc['metadata']['name']}", doc["spec"]["template"]["spec"])
+        for doc in docs
+        if doc["kind"] in {"Deployment", "DaemonSet", "Job"}
+    ]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.name)
+def test_collector_writes_only_to_its_volumes(scenario: Path, render: Any) -> None:
+    """Each collector container runs on a read-only root and has what it writes mounted: the
+    data directory, and /tmp as an emptyDir (the store's writer process is started with
+    multiprocessing's spawn and SQLite keeps its temporary files there)."""
+    templates = _pod_templates(render(_values(scenario)))
+    assert templates
+    for where, spec in templates:
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        containers = spec.get("initContainers", []) + spec["containers"]
+        collectors = [c for c in containers if "trainwire" in c["image"]]
+        assert collectors, where
+        for container in collectors:
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True, where
+            mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+            for path in ("/tmp", "/var/lib/trainwire"):
+                assert path in mounts, f"{where}: {container['name']} has no volume at {path}"
+                assert not mounts[path].get("readOnly"), f"{where}: {path} is read-only"
+            assert "emptyDir" in volumes[mounts["/tmp"]["name"]], where
+
+
+# The part of monitoring.coreos.com/v1 ServiceMonitor (prometheus-operator's CRD) the chart
+# renders; each object refuses fields it does not list, as the CRD's structural schema does.
+_DURATION = (
+    "^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
+)
+_LABELS = {"type": "object", "additionalProperties": {"type": "string"}}
+SERVICE_MONITOR_SCHEMA = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "additionalProperties": False,
+    "properties": {
+        "apiVersion": {"const": "monitoring.coreos.com/v1"},
+        "kind": {"const": "ServiceMonitor"},
+        "metadata": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {"name": {"type": "string"}, "labels": _LABELS},
+        },
+        "spec": {
+            "type": "object",
+            "required": ["selector", "endpoints"],
+            "additionalProperties": False,
+            "properties": {
+                "selector": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {"matchLabels": _LABELS},
+                },
+                "endpoints": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": ["port"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "port": {"type": "string"},
+                            "path": {"type": "string"},
+                            "interval": {"type": "string", "pattern": _DURATION},
+                            "scrapeTimeout": {"type": "string", "pattern": _DURATION},
+                            "honorLabels": {"type": "boolean"},
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"serviceMonitor": {"enabled": True}},
+        {
+            "serviceMonitor": {"enabled": True, "interval": "1m30s"},
+            "gateway": {"prometheus": {"enabled": False}},
+        },
+        {
+            "mode": "agent",
+            "agent": {"gatewayEndpoint": "gw:4317"},
+            "serviceMonitor": {"enabled": True},
+        },
+    ],
+    ids=["gateway", "gateway-without-prometheus", "agent"],
+)
+def test_service_monitor_fits_the_crd(render: Any, values: dict[str, Any]) -> None:
+    """The ServiceMonitor has the fields prometheus-operator's CRD accepts, and each endpoint
+    names a port of the Service it selects."""
+    import jsonschema
+
+    docs = render(values)
+    monitor = docs.one("ServiceMonitor")
+    jsonschema.validate(monitor, SERVICE_MONITOR_SCHEMA)
+    service = docs.one("Service")
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
+    ports = {p["name"] for p in service["spec"]["ports"]}
+    assert {e["port"] for e in monitor["spec"]["endpoints"]} <= ports
+
+
+def test_service_monitor_interval_is_checked(chart: Any) -> None:
+    """An interval Prometheus cannot read is refused by the values schema, naming the key."""
+    with pytest.raises(helm.HelmValuesError, match="serviceMonitor/interval"):
+        chart.validate_schema({"serviceMonitor": {"interval": "30 seconds"}})
