@@ -131,6 +131,27 @@ def test_agent_without_gpus_has_no_nvidia_runtime(render: Any) -> None:
     assert "nvml" not in docs.config()["receivers"]
 
 
+def test_agent_queue_outlives_the_pod_on_a_host_path(render: Any) -> None:
+    """By default the agent's queue is an emptyDir; with agent.queue.hostPath it is that
+    directory of the node, handed to the collector's user by an init container that may
+    only chown, before the collector (which never runs as root) starts."""
+    default = _spec(render(AGENT).one("DaemonSet"))
+    assert {v["name"]: v for v in default["volumes"]}["data"] == {"name": "data", "emptyDir": {}}
+    assert "initContainers" not in default
+    values = {**AGENT, "agent": {**AGENT["agent"], "queue": {"hostPath": "/var/lib/tw-agent"}}}
+    spec = _spec(render(values).one("DaemonSet"))
+    data = {v["name"]: v for v in spec["volumes"]}["data"]
+    assert data["hostPath"] == {"path": "/var/lib/tw-agent", "type": "DirectoryOrCreate"}
+    (owner,) = spec["initContainers"]
+    user = f"{spec['securityContext']['runAsUser']}:{spec['securityContext']['runAsGroup']}"
+    assert owner["command"] == ["chown", user, "/var/lib/trainwire"]
+    assert owner["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["CHOWN"]}
+    assert {"name": "data", "mountPath": "/var/lib/trainwire"} in owner["volumeMounts"]
+    (collector_container,) = spec["containers"]
+    assert "runAsUser" not in collector_container["securityContext"]
+    assert spec["securityContext"]["runAsNonRoot"] is True
+
+
 def test_sidecar_is_a_native_sidecar_of_the_job(render: Any) -> None:
     """In the example Job the collector is an init container with restartPolicy: Always, its
     config is the release's ConfigMap, and training sends to it on the pod's loopback."""

@@ -112,14 +112,14 @@ def _pod_templates(docs: Any) -> list[tuple[str, dict[str, Any]]]:
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.name)
 def test_collector_writes_only_to_its_volumes(scenario: Path, render: Any) -> None:
     """Each collector container runs on a read-only root and has what it writes mounted: the
-    data directory, and /tmp as an emptyDir (the store's writer process is started with
-    multiprocessing's spawn and SQLite keeps its temporary files there)."""
+    data directory, and /tmp as an emptyDir (SQLite's and Python's temporary files, for the
+    collector and its store-writer process)."""
     templates = _pod_templates(render(_values(scenario)))
     assert templates
     for where, spec in templates:
         volumes = {v["name"]: v for v in spec.get("volumes", [])}
         containers = spec.get("initContainers", []) + spec["containers"]
-        collectors = [c for c in containers if "trainwire" in c["image"]]
+        collectors = [c for c in containers if "--config" in c.get("args", [])]
         assert collectors, where
         for container in collectors:
             assert container["securityContext"]["readOnlyRootFilesystem"] is True, where

@@ -27,6 +27,7 @@ helm = pytest.importorskip("helm_python", reason="helm-python-sdk is not install
         ({"mode": "statefulset"}, "at '/mode': value must be one of 'gateway', 'agent', 'sidecar'"),
         ({"discord": {"mode": "thread"}}, "at '/discord/mode'"),
         ({"logLevel": "verbose"}, "at '/logLevel'"),
+        ({"agent": {"queue": {"hostPath": "var/queue"}}}, "at '/agent/queue/hostPath'"),
     ],
     ids=[
         "unknown-top-level-key",
@@ -38,6 +39,7 @@ helm = pytest.importorskip("helm_python", reason="helm-python-sdk is not install
         "unknown-mode",
         "unknown-discord-mode",
         "unknown-log-level",
+        "relative-queue-path",
     ],
 )
 def test_schema_rejects_bad_values(chart: Any, values: dict[str, Any], message: str) -> None:
