@@ -35,11 +35,17 @@ _INF = float("inf")
 
 
 def _go(value: float) -> str:
-    """``floatToGoString``: ``repr`` but for ±Inf, NaN and exponents from 1e6 up (Go's style)."""
-    return repr(value) if -_INF < value < 1e6 else _go_slow(value)
+    """``floatToGoString``: ``repr`` but for ±Inf, NaN and 1e6 up to 1e16 (Go's exponents).
+
+    From 1e16 up ``repr`` writes an exponent too, spelled as Go does.
+    """
+    if -_INF < value < 1e6 or 1e16 <= value < _INF:
+        return repr(value)
+    return _go_slow(value)
 
 
 _SeriesKey = tuple[object, ...]
+_Extra = dict[_SeriesKey, tuple[tuple[float, ...], tuple[str, ...]]]
 
 
 def _value(text: str) -> str:
@@ -60,50 +66,59 @@ class Exposition:
 
     def __init__(self, store: SeriesStore) -> None:
         self.store = store
-        self._cache: dict[_SeriesKey, str] = {}
+        self._labels: dict[_SeriesKey, str] = {}
+        """Each series' ``{k="v",...}``, kept between scrapes."""
+        self._extra: _Extra = {}
+        """A histogram's bounds and its ``le`` label strings (a summary's quantiles)."""
+        self._run_names: dict[str, str] = {}
+        """The run names the cached strings were written with."""
         self._lock = threading.Lock()
 
     def render(self, *, openmetrics: bool) -> bytes:
         """One scrape in OpenMetrics 1.0.0, or the Prometheus text format 0.0.4."""
         snap = self.store.snapshot()
+        with self._lock:
+            if snap.run_names != self._run_names:  # a rename: every run's labels anew
+                self._labels, self._extra = {}, {}
+                self._run_names = snap.run_names
+            labels_of, extra = self._labels, self._extra
         runs = {rid: run_labels(info, snap.run_names) for rid, info in snap.resources.items()}
-        old = self._cache
-        new: dict[_SeriesKey, str] = {}
-        by_family: dict[str, list[tuple[_SeriesKey, Entry]]] = {}
-        for key, entry in snap.series:
-            by_family.setdefault(key[0], []).append((key, entry))
         out: list[str] = []
-        for name in sorted(by_family):
+        append = out.append
+        cached = labels_of.get
+        for name in sorted(snap.series):
             family = snap.families.get(name)
             if family is None:
                 continue
-            kind = family.kind
-            lines: list[str] = []
-            created: list[str] = []
-            for series_key, entry in by_family[name]:
-                run = runs.get(entry.resource)
-                cache_key: _SeriesKey = (series_key, run["run_name"]) if run else series_key
-                labelstr = new.get(cache_key) or old.get(cache_key)
-                if labelstr is None:
-                    labelstr = _labelstr({**run, **entry.labels} if run else entry.labels)
-                new[cache_key] = labelstr
-                value = entry.value
-                if kind == "gauge" and isinstance(value, float):  # most series: inlined
-                    lines.append(f"{name}{labelstr} {_go(value)}\n")
-                else:
-                    _series(lines, created, family, entry, run, labelstr, old, new, openmetrics)
             _header(out, family, openmetrics)
-            out.extend(lines)
-            if created and not openmetrics:  # the text format has no _created: a gauge of its own
-                out.append(f"# HELP {name}_created {_help(family.help, openmetrics)}\n")
-                out.append(f"# TYPE {name}_created gauge\n")
+            created: list[str] = []
+            plain = family.kind == "gauge"
+            for key, entry in snap.series[name].items():
+                labelstr = cached(key)
+                if labelstr is None:
+                    run = runs.get(entry.resource)
+                    labelstr = _labelstr({**run, **entry.labels} if run else entry.labels)
+                    labels_of[key] = labelstr
+                value = entry.value
+                if plain and type(value) is float and (-_INF < value < 1e6 or 1e16 <= value < _INF):
+                    append(f"{name}{labelstr} {value!r}\n")
+                else:
+                    _series(out, created, family, key, entry, labelstr, extra, runs, openmetrics)
+            if created:  # the text format has no _created: a gauge family of its own
+                append(f"# HELP {name}_created {_help(family.help, openmetrics)}\n")
+                append(f"# TYPE {name}_created gauge\n")
                 out.extend(created)
         _target_info(out, snap.resources, openmetrics)
         if openmetrics:
-            out.append("# EOF\n")
-        with self._lock:
-            self._cache = new  # series gone since the last scrape leave the cache here
+            append("# EOF\n")
+        if len(labels_of) > 2 * snap.live + 1024:  # drop what expired series left behind
+            self._prune({key for series in snap.series.values() for key in series})
         return "".join(out).encode("utf-8")
+
+    def _prune(self, live: set[_SeriesKey]) -> None:
+        with self._lock:
+            self._labels = {k: v for k, v in self._labels.items() if k in live}
+            self._extra = {k: v for k, v in self._extra.items() if k in live}
 
 
 def _help(text: str, openmetrics: bool) -> str:
@@ -122,51 +137,66 @@ def _header(out: list[str], family: Family, openmetrics: bool) -> None:
 
 
 def _series(
-    lines: list[str],
+    out: list[str],
     created: list[str],
     family: Family,
+    key: _SeriesKey,
     entry: Entry,
-    run: dict[str, str] | None,
     labelstr: str,
-    old: dict[_SeriesKey, str],
-    new: dict[_SeriesKey, str],
+    extra: _Extra,
+    runs: dict[int, dict[str, str]],
     openmetrics: bool,
 ) -> None:
+    """The lines of a series other than a plain gauge below 1e6."""
     name, value = family.name, entry.value
-    stamp = created if not openmetrics else lines
+    stamp = out if openmetrics else created
     if isinstance(value, float):
         if family.kind == "counter":
-            lines.append(f"{name}_total{labelstr} {_go(value)}\n")
+            out.append(f"{name}_total{labelstr} {_go(value)}\n")
             if entry.created is not None:
                 stamp.append(f"{name}_created{labelstr} {_go(entry.created)}\n")
         else:
-            lines.append(f"{name}{labelstr} {_go(value)}\n")
+            out.append(f"{name}{labelstr} {_go(value)}\n")
         return
-    labels = {**run, **entry.labels} if run else entry.labels
     if isinstance(value, Histogram):
+        les = _with_extra(extra, key, value.bounds, "le", entry, runs)
         cumulative = 0
-        for bound, count in zip(value.bounds, value.counts, strict=False):
+        for le, count in zip(les[:-1], value.counts, strict=False):
             cumulative += count
-            le = _go(bound)
-            key = (labelstr, le)
-            bucket = new.get(key) or old.get(key) or _labelstr({**labels, "le": le})
-            new[key] = bucket
-            lines.append(f"{name}_bucket{bucket} {_go(float(cumulative))}\n")
-        inf = ("+Inf", labelstr)
-        bucket = new.get(inf) or old.get(inf) or _labelstr({**labels, "le": "+Inf"})
-        new[inf] = bucket
-        lines.append(f"{name}_bucket{bucket} {_go(float(value.count))}\n")
-        lines.append(f"{name}_count{labelstr} {_go(float(value.count))}\n")
+            out.append(f"{name}_bucket{le} {_go(float(cumulative))}\n")
+        out.append(f"{name}_bucket{les[-1]} {_go(float(value.count))}\n")
+        out.append(f"{name}_count{labelstr} {_go(float(value.count))}\n")
         if value.sum is not None:
-            lines.append(f"{name}_sum{labelstr} {_go(value.sum)}\n")
+            out.append(f"{name}_sum{labelstr} {_go(value.sum)}\n")
         if entry.created is not None:
             stamp.append(f"{name}_created{labelstr} {_go(entry.created)}\n")
     elif isinstance(value, Summary):
-        for quantile, q_value in value.quantiles:
-            quantile_labels = _labelstr({**labels, "quantile": _go(quantile)})
-            lines.append(f"{name}{quantile_labels} {_go(q_value)}\n")
-        lines.append(f"{name}_count{labelstr} {_go(float(value.count))}\n")
-        lines.append(f"{name}_sum{labelstr} {_go(value.sum)}\n")
+        qs = tuple(q for q, _ in value.quantiles)
+        strings = _with_extra(extra, key, qs, "quantile", entry, runs)
+        for (_, q_value), quantile in zip(value.quantiles, strings, strict=False):
+            out.append(f"{name}{quantile} {_go(q_value)}\n")
+        out.append(f"{name}_count{labelstr} {_go(float(value.count))}\n")
+        out.append(f"{name}_sum{labelstr} {_go(value.sum)}\n")
+
+
+def _with_extra(
+    extra: _Extra,
+    key: _SeriesKey,
+    numbers: tuple[float, ...],
+    label: str,
+    entry: Entry,
+    runs: dict[int, dict[str, str]],
+) -> tuple[str, ...]:
+    """The label strings of a series with ``label`` set to each number (then ``+Inf`` for le)."""
+    found = extra.get(key)
+    if found is not None and found[0] == numbers:
+        return found[1]
+    run = runs.get(entry.resource)
+    labels = {**run, **entry.labels} if run else entry.labels
+    texts = [_go(number) for number in numbers] + (["+Inf"] if label == "le" else [])
+    strings = tuple(_labelstr({**labels, label: text}) for text in texts)
+    extra[key] = (numbers, strings)
+    return strings
 
 
 def _target_info(out: list[str], resources: dict[int, Resource], openmetrics: bool) -> None:

@@ -37,13 +37,10 @@ class StoreCollector(Collector):
         """Families in name order; run labels first on each series."""
         snap = self.store.snapshot()
         runs = {rid: run_labels(info, snap.run_names) for rid, info in snap.resources.items()}
-        by_family: dict[str, list[Entry]] = {}
-        for key, entry in snap.series:
-            by_family.setdefault(key[0], []).append(entry)
-        for name in sorted(by_family):
+        for name in sorted(snap.series):
             family = snap.families.get(name)
             if family is not None:
-                yield _metric(family, by_family[name], runs)
+                yield _metric(family, list(snap.series[name].values()), runs)
         if snap.resources:
             info = Metric("target", "Target metadata", "info")
             for rid in sorted(snap.resources):

@@ -20,6 +20,8 @@ __all__ = ["Entry", "Family", "Histogram", "Resource", "SeriesStore", "Snapshot"
 logger = logging.getLogger(__name__)
 
 Labels = tuple[tuple[str, str], ...]
+SeriesKey = tuple[str, int, Labels]
+"""Family name, resource id, labels."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,8 @@ class Snapshot:
     """What one scrape renders: copies taken under the lock."""
 
     families: dict[str, Family]
-    series: list[tuple[tuple[str, int, Labels], Entry]]
+    series: dict[str, dict[SeriesKey, Entry]]
+    """Each family's series (copies of the store's dictionaries)."""
     resources: dict[int, Resource]
     run_names: dict[str, str]
     live: int = field(default=0)
@@ -116,7 +119,9 @@ class SeriesStore:
         self._on_refused = on_refused
         self._lock = threading.Lock()
         self._families: dict[str, Family] = {}
-        self._series: dict[tuple[str, int, Labels], Entry] = {}
+        self._series: dict[str, dict[SeriesKey, Entry]] = {}
+        """Series by family name: a scrape copies each family's dictionary whole."""
+        self._count = 0
         self._resources: dict[int, Resource] = {}
         self._resource_ids: dict[tuple[tuple[str, str], ...], int] = {}
         self._next_id = 0
@@ -129,7 +134,7 @@ class SeriesStore:
         """Updates refused by the cardinality bound since start."""
 
     def __len__(self) -> int:
-        return len(self._series)
+        return self._count
 
     def resource_id(self, key: tuple[tuple[str, str], ...], make: Callable[[], Resource]) -> int:
         """The id of the resource with attributes ``key``, made with ``make()`` when new."""
@@ -166,18 +171,21 @@ class SeriesStore:
             if known.kind != family.kind:
                 self._conflict(family, known)
                 return False
-            old = self._series.get(key)
+            series = self._series.get(family.name) or {}
+            old = series.get(key)
             if old is None:
-                if len(self._series) >= self.max_series:
+                if self._count >= self.max_series:
                     self._refuse(family.name, labels)
                     return False
+                self._count += 1
+                self._series[family.name] = series
             elif delta:
                 value = _accumulate(old.value, value)
                 created = old.created if old.created is not None else created
                 time_ns = max(time_ns, old.time_ns)
             elif time_ns < old.time_ns:
                 return True  # an older point arriving late: the latest value stays
-            self._series[key] = Entry(value, labels, created, time_ns, now, resource)
+            series[key] = Entry(value, labels, created, time_ns, now, resource)
         return True
 
     def _refuse(self, name: str, labels: dict[str, str]) -> None:
@@ -233,14 +241,19 @@ class SeriesStore:
             gone_runs = {key for key, at in self._ended.items() if at <= limit}
             expired = [
                 key
-                for key, entry in self._series.items()
+                for series in self._series.values()
+                for key, entry in series.items()
                 if entry.touched <= limit or self._run_gone(entry.resource, gone_runs)
             ]
             for key in expired:
-                del self._series[key]
+                series = self._series[key[0]]
+                del series[key]
+                if not series:
+                    del self._series[key[0]]
+            self._count -= len(expired)
             if expired:
                 self._drop_unused(gone_runs)
-            if self._refusing and len(self._series) < self.max_series:
+            if self._refusing and self._count < self.max_series:
                 self._refusing = False
 
     def _run_gone(self, resource: int, gone_runs: set[tuple[str, str]]) -> bool:
@@ -250,7 +263,7 @@ class SeriesStore:
         return info is not None and (info.run_id, info.rank) in gone_runs
 
     def _drop_unused(self, gone_runs: set[tuple[str, str]]) -> None:
-        used = {entry.resource for entry in self._series.values()}
+        used = {entry.resource for series in self._series.values() for entry in series.values()}
         for resource_id in [r for r in self._resources if r not in used]:
             del self._resources[resource_id]
         for key in [k for k, r in self._resource_ids.items() if r not in self._resources]:
@@ -260,9 +273,7 @@ class SeriesStore:
             del self._ended[run_key]
             if run_key[0] not in live_runs:
                 self._run_names.pop(run_key[0], None)
-        live_names = {f.name for f in self._families.values()}
-        used_names = {key[0] for key in self._series}
-        for name in live_names - used_names:
+        for name in [name for name in self._families if name not in self._series]:
             del self._families[name]
 
     def snapshot(self) -> Snapshot:
@@ -271,10 +282,10 @@ class SeriesStore:
         with self._lock:
             return Snapshot(
                 dict(self._families),
-                list(self._series.items()),
+                {name: dict(series) for name, series in self._series.items()},
                 dict(self._resources),
                 dict(self._run_names),
-                len(self._series),
+                self._count,
             )
 
 
