@@ -118,6 +118,11 @@ def test_agent_sees_gpus_and_host_and_forwards_to_the_gateway(render: Any) -> No
     assert hostfs["readOnly"] is True
     config = docs.config()
     assert set(config["receivers"]) == {"otlp", "nvml", "hostmetrics"}
+    # GPU and host series are named after the node, not the agent pod.
+    node = {"fieldRef": {"fieldPath": "spec.nodeName"}}
+    assert {"name": "K8S_NODE_NAME", "valueFrom": node} in container["env"]
+    for receiver in ("nvml", "hostmetrics"):
+        assert config["receivers"][receiver]["host_name"] == "${env:K8S_NODE_NAME}"
     assert config["exporters"]["otlp/gateway"]["endpoint"] == "trainwire.trainwire.svc:4317"
     for pipeline in config["service"]["pipelines"].values():
         assert pipeline["exporters"] == ["otlp/gateway"]

@@ -44,6 +44,7 @@ def _localize(text: str, directory: Path) -> tuple[str, dict[int, int]]:
         return f"127.0.0.1:{ports[pod_port]}"
 
     text = text.replace("/var/lib/trainwire", str(data)).replace("/hostfs", str(hostfs))
+    text = text.replace("${env:K8S_NODE_NAME}", "node-1")  # the downward API's spec.nodeName
     return _LISTEN.sub(port, text), ports
 
 

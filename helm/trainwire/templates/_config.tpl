@@ -148,10 +148,13 @@ receivers:
     required: {{ $v.agent.gpu.required }}
     # The host's /proc, to tell which pod (and run) each GPU process belongs to.
     root_path: /hostfs
+    # host.name of the points: the node's (the pod's own name changes with every rollout).
+    host_name: ${env:K8S_NODE_NAME}
   {{- end }}
   {{- if $v.agent.hostMetrics.enabled }}
   hostmetrics:
     collection_interval_s: {{ $v.agent.hostMetrics.collectionIntervalS }}
+    host_name: ${env:K8S_NODE_NAME}
   {{- end }}
 {{ include "trainwire.config.common" . }}
 exporters:

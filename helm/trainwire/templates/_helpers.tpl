@@ -86,6 +86,12 @@ Renders nothing when neither the literal nor an existing Secret is given.
 {{- include "trainwire.secretEnv" (list . "DISCORD_WEBHOOK_URL" .Values.discord.webhookUrl .Values.discord.existingSecret .Values.discord.existingSecretKey "discord-webhook-url") }}
 {{- end }}
 {{- end }}
+{{- if eq .Values.mode "agent" }}
+- name: K8S_NODE_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: spec.nodeName
+{{- end }}
 {{- if and (eq .Values.mode "agent") .Values.agent.gpu.enabled }}
 # Every GPU of the node, for NVML, without requesting (and so taking) any.
 - name: NVIDIA_VISIBLE_DEVICES
