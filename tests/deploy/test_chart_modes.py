@@ -213,6 +213,14 @@ def test_example_pods_carry_the_chart_sidecar(
     assert spec["volumes"] == rendered["volumes"], where
     for container in spec["containers"]:
         assert {"name": "TRAINWIRE_ENDPOINT", "value": "http://localhost:4317"} in container["env"]
+        # The run names its pod (for the agent's GPU process matching); $(POD_UID) expands
+        # only if POD_UID comes earlier in the list.
+        names = [e["name"] for e in container["env"]]
+        pod_uid = container["env"][names.index("POD_UID")]
+        assert pod_uid["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.uid"}}, where
+        attributes = container["env"][names.index("OTEL_RESOURCE_ATTRIBUTES")]
+        assert "k8s.pod.uid=$(POD_UID)" in attributes["value"].split(","), where
+        assert names.index("POD_UID") < names.index("OTEL_RESOURCE_ATTRIBUTES"), where
 
 
 def test_discord_webhook_comes_from_a_secret(render: Any) -> None:
