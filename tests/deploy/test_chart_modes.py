@@ -98,6 +98,12 @@ def test_collector_runs_locked_down_and_probed_on_the_health_check(
         container[k] for k in ("livenessProbe", "readinessProbe", "startupProbe") if k in container
     ]
     assert probes
+    # A slow start (the gateway migrating its store) is given minutes before liveness may
+    # restart it; the sidecar's queue opens at once and training waits on it, so it is asked
+    # every second.
+    startup = container["startupProbe"]
+    least = 60 if values is SIDECAR else 300
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= least
     for probe in probes:
         assert ports[probe["httpGet"]["port"]] == 13133
     assert docs.config()["extensions"]["health_check"]["endpoint"] == "0.0.0.0:13133"

@@ -116,6 +116,11 @@ readinessProbe:
     path: /
     port: health
   {{- toYaml .Values.readinessProbe | nindent 2 }}
+startupProbe:
+  httpGet:
+    path: /
+    port: health
+  {{- toYaml .Values.startupProbe | nindent 2 }}
 {{- end -}}
 
 {{/* Checks that hold across values; each failure says what to set. */}}
