@@ -129,6 +129,8 @@ def test_agent_sees_gpus_and_host_and_forwards_to_the_gateway(render: Any) -> No
     assert {"name": "K8S_NODE_NAME", "valueFrom": node} in container["env"]
     for receiver in ("nvml", "hostmetrics"):
         assert config["receivers"][receiver]["host_name"] == "${env:K8S_NODE_NAME}"
+        # The host's proc and mounts, where the DaemonSet mounts the host's /.
+        assert config["receivers"][receiver]["root_path"] == hostfs["mountPath"]
     assert config["exporters"]["otlp/gateway"]["endpoint"] == "trainwire.trainwire.svc:4317"
     for pipeline in config["service"]["pipelines"].values():
         assert pipeline["exporters"] == ["otlp/gateway"]

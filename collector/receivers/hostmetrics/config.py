@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 __all__ = ["SCRAPERS", "HostmetricsReceiverConfig"]
@@ -28,6 +29,10 @@ class HostmetricsReceiverConfig:
     """Also report ``system.cpu.utilization`` of each logical CPU."""
     host_name: str = ""
     """``host.name`` of the points; empty means this machine's name, as the SDK reports."""
+    root_path: str = ""
+    """Where the host's root file system is mounted when the collector runs in a
+    container (e.g. ``/hostfs``): psutil reads ``<root_path>/proc``, file systems are
+    the host's mounts, and run processes in pods are found among the host's pids."""
 
     def validate(self) -> list[str]:
         """Return one line per problem."""
@@ -43,4 +48,9 @@ class HostmetricsReceiverConfig:
                 problems.append(f"scrapers::{name}: unknown scraper (valid: {', '.join(SCRAPERS)})")
             elif settings not in (None, {}):
                 problems.append(f"scrapers::{name}: takes no settings; write '{name}:' alone")
+        if self.root_path and not (Path(self.root_path) / "proc").is_dir():
+            problems.append(
+                f"root_path: {self.root_path!r} has no proc directory; mount the host's /"
+                " there (read-only) or leave root_path out"
+            )
         return problems

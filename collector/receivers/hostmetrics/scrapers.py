@@ -8,9 +8,11 @@ Counters (disk and network bytes) count since the host booted.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from trainwire import semconv
+from trainwire.collector.receivers.hostmetrics.mounts import host_mounts
 from trainwire.collector.receivers.scraper import PointsBuilder
 from trainwire.collector.rundirectory import RunProcess
 
@@ -39,9 +41,10 @@ def _busy_share(before: Any, after: Any) -> float | None:
 class HostScrapers:
     """The scrapers of one receiver, with what they remember between collections."""
 
-    def __init__(self, psutil: Any, *, per_cpu: bool) -> None:
+    def __init__(self, psutil: Any, *, per_cpu: bool, root: Path | None = None) -> None:
         self._psutil = psutil
         self._per_cpu = per_cpu
+        self._root = root
         self._cpu_times = psutil.cpu_times(percpu=True)
         self._boot_ns = int(psutil.boot_time() * 1e9)
         self._processes: dict[tuple[int, str, int], Any] = {}
@@ -115,16 +118,28 @@ class HostScrapers:
                 )
 
     def filesystem(self, points: PointsBuilder) -> None:
-        """``system.filesystem.usage`` and ``.utilization`` per mounted file system."""
-        for partition in self._psutil.disk_partitions(all=False):
+        """``system.filesystem.usage`` and ``.utilization`` per mounted file system.
+
+        With a root path, the host's mounts, measured through it (see :mod:`.mounts`).
+        """
+        if self._root is not None:
+            mounts = [
+                (m.device, m.mountpoint, m.fstype, str(m.path)) for m in host_mounts(self._root)
+            ]
+        else:
+            mounts = [
+                (p.device, p.mountpoint, p.fstype, p.mountpoint)
+                for p in self._psutil.disk_partitions(all=False)
+            ]
+        for device, mountpoint, fstype, path in mounts:
             try:
-                usage = self._psutil.disk_usage(partition.mountpoint)
+                usage = self._psutil.disk_usage(path)
             except OSError:  # gone, or not ours to read
                 continue
             base = {
-                semconv.SYSTEM_DEVICE: partition.device,
-                semconv.SYSTEM_FILESYSTEM_MOUNTPOINT: partition.mountpoint,
-                semconv.SYSTEM_FILESYSTEM_TYPE: partition.fstype,
+                semconv.SYSTEM_DEVICE: device,
+                semconv.SYSTEM_FILESYSTEM_MOUNTPOINT: mountpoint,
+                semconv.SYSTEM_FILESYSTEM_TYPE: fstype,
             }
             for state in ("used", "free"):
                 attrs = {**base, semconv.SYSTEM_FILESYSTEM_STATE: state}
@@ -150,20 +165,21 @@ class HostScrapers:
                     start_time_unix_nano=self._boot_ns,
                 )
 
-    def process(self, points: PointsBuilder, runs: list[RunProcess]) -> None:
-        """``process.cpu.utilization``, ``.memory.usage``, ``.thread.count`` of run processes."""
+    def process(self, points: PointsBuilder, runs: list[tuple[int, RunProcess]]) -> None:
+        """``process.cpu.utilization``, ``.memory.usage``, ``.thread.count`` of run processes.
+
+        ``runs`` pairs each rank with its pid as this ``proc`` numbers it (the host's).
+        """
         cpus = self._psutil.cpu_count() or 1
         seen = set()
-        for run in runs:
-            if run.pid is None:
-                continue
-            key = (run.pid, run.run_id, run.rank)
+        for pid, run in runs:
+            key = (pid, run.run_id, run.rank)
             seen.add(key)
             try:
                 proc = self._processes.get(key)
                 first = proc is None
                 if proc is None:
-                    proc = self._processes[key] = self._psutil.Process(run.pid)
+                    proc = self._processes[key] = self._psutil.Process(pid)
                 with proc.oneshot():
                     cpu = proc.cpu_percent(None)
                     rss = proc.memory_info().rss
@@ -171,7 +187,7 @@ class HostScrapers:
             except (self._psutil.NoSuchProcess, self._psutil.AccessDenied):
                 self._processes.pop(key, None)
                 continue
-            attrs = {semconv.PROCESS_PID: run.pid, **run.attributes()}
+            attrs = {semconv.PROCESS_PID: run.pid or pid, **run.attributes()}
             if not first:  # the first reading only sets the baseline
                 points.gauge(semconv.PROCESS_CPU_UTILIZATION, "1", cpu / 100 / cpus, attrs)
             points.gauge(semconv.PROCESS_MEMORY_USAGE, "By", rss, attrs)

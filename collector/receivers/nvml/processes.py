@@ -58,8 +58,12 @@ class RunMatcher:
         self._proc = proc
         self._local = {r.pid: r for r in self._runs if r.host == host_name and r.pid is not None}
 
-    def match(self, pid: int) -> RunProcess | None:
-        """The run rank whose process ``pid`` is, or None when no known run's."""
+    def match(self, pid: int, *, helpers: bool = True) -> RunProcess | None:
+        """The run rank whose process ``pid`` is, or None when no known run's.
+
+        With ``helpers`` another process of a pod holding a single rank (a data
+        loader worker, say) counts as that rank's; without, only the rank's own pid.
+        """
         if not self._runs:
             return None
         info = read_proc(self._proc, pid)
@@ -68,7 +72,7 @@ class RunMatcher:
             for run in in_pod:
                 if run.pid == info.ns_pids[-1]:
                     return run
-            if len(in_pod) == 1:  # a helper process of the pod's only rank
+            if helpers and len(in_pod) == 1:  # a helper process of the pod's only rank
                 return in_pod[0]
         if info is not None and len(info.ns_pids) > 1:
             return None  # in a nested namespace we cannot place: never guess

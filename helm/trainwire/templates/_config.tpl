@@ -155,6 +155,8 @@ receivers:
   hostmetrics:
     collection_interval_s: {{ $v.agent.hostMetrics.collectionIntervalS }}
     host_name: ${env:K8S_NODE_NAME}
+    # The host's /proc and mounts: its file systems, and run processes in other pods.
+    root_path: /hostfs
   {{- end }}
 {{ include "trainwire.config.common" . }}
 exporters:

@@ -203,9 +203,17 @@ def test_a_gone_process_is_skipped() -> None:
             {"per_core": True},
             [
                 f"{PATH}::per_core: unknown key; did you mean 'per_cpu'? (valid keys:"
-                " collection_interval_s, host_name, per_cpu, scrapers)"
+                " collection_interval_s, host_name, per_cpu, root_path, scrapers)"
             ],
             id="typo",
+        ),
+        pytest.param(
+            {"root_path": "/no/such/hostfs"},
+            [
+                f"{PATH}::root_path: '/no/such/hostfs' has no proc directory; mount the"
+                " host's / there (read-only) or leave root_path out"
+            ],
+            id="root-path-without-proc",
         ),
     ],
 )
