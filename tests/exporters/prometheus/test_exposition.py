@@ -164,3 +164,37 @@ def test_exponential_histogram_becomes_explicit_buckets(harness: Harness) -> Non
     body = harness.body()
     for le, count in (("0.0", 1), ("4.0", 3), ("8.0", 4), ("+Inf", 4)):
         assert f'size_bytes_bucket{{job="svc",le="{le}"}} {count}.0' in body
+
+
+GOLDEN_UNITS_AND_ESCAPES = """\
+# HELP cache_hit_ratio cache.hit.ratio
+# TYPE cache_hit_ratio gauge
+cache_hit_ratio{job="svc",path="C:\\\\dir \\"x\\"\\nnext"} 0.75
+# HELP gc_time_seconds_total total.gc.time
+# TYPE gc_time_seconds_total counter
+gc_time_seconds_total{job="svc"} 1.5
+# HELP http_requests_total http.requests.total
+# TYPE http_requests_total counter
+http_requests_total{job="svc"} 7.0
+# HELP system_network_io_bytes_total system.network.io
+# TYPE system_network_io_bytes_total counter
+system_network_io_bytes_total{job="svc",network_io_direction="receive"} 4096.0
+"""
+
+
+def test_unit_comes_before_total_and_label_values_are_escaped(harness: Harness) -> None:
+    """Counters read `<name>_<unit>_total` (never `_total_total`), a name holding its unit
+    word gets none added, and backslash, quote and newline in label values are escaped."""
+    request, metrics = metrics_request({"service.name": "svc"}, scope="")
+    for name, unit, value, attributes in (
+        ("system.network.io", "By", 4096, {"network.io.direction": "receive"}),
+        ("http.requests.total", "{request}", 7, {}),
+        ("total.gc.time", "s", 1.5, {}),
+    ):
+        counter = metrics.add(name=name, unit=unit).sum
+        counter.is_monotonic, counter.aggregation_temporality = True, CUMULATIVE
+        point = counter.data_points.add(time_unix_nano=1, as_double=value)
+        point.attributes.extend(to_attributes(attributes))
+    gauge(metrics, "cache.hit.ratio", 0.75, unit="1", path='C:\\dir "x"\nnext')
+    harness.send(request)
+    assert harness.body() == GOLDEN_UNITS_AND_ESCAPES
