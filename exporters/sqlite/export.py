@@ -3,9 +3,12 @@
 * ``jsonl``: ``run.json`` (the run, params, tags, labels, summary, artifacts) and
   ``metrics.jsonl``, one point a line: ``{"key", "step", "time", "value"}``.
 * ``csv``: ``run.json`` and ``metrics.csv`` with columns ``key,step,time,value``.
-* ``whirr``: ``meta.json``, ``config.json`` (the params, nested again) and
-  ``metrics.jsonl`` with one line per step holding every metric logged at it,
-  plus ``_idx`` and ``_timestamp`` as whirr writes them.
+* ``whirr``: ``meta.json`` (with ``git_info`` when git was captured), ``config.json``
+  (the params, nested again) and ``metrics.jsonl`` with one line per step holding every
+  metric logged at it, plus ``_idx`` and ``_timestamp`` as whirr writes them.
+
+``trainwire export --with-artifacts`` adds each artifact's bytes under ``artifacts/NAME``
+(whirr's place for them), checked against their sha256.
 
 Times are ISO 8601 UTC. NaN and infinities are written as JSON's ``NaN``/``Infinity``
 (what Python's ``json`` reads back) and as ``nan``/``inf`` in CSV.
@@ -122,7 +125,9 @@ def run_document(store: StoreReader, conn: sqlite3.Connection, run_id: str) -> d
         "start_time": _iso(run.start_time),
         "end_time": _iso(run.end_time),
         "duration_s": run.duration_s,
+        "host": _host(conn, run_id),
         "world_size": run.world_size,
+        "git": run.details.get("git"),
         "exit_code": run.exit_code,
         "exception_type": run.exception_type,
         "exception_message": run.exception_message,
@@ -133,6 +138,11 @@ def run_document(store: StoreReader, conn: sqlite3.Connection, run_id: str) -> d
         "summary": store.summary(run_id),
         "artifacts": _artifacts(conn, run_id),
     }
+
+
+def _host(conn: sqlite3.Connection, run_id: str) -> str | None:
+    row = conn.execute("SELECT host FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    return None if row is None else row[0]
 
 
 def _artifacts(conn: sqlite3.Connection, run_id: str) -> list[dict[str, Any]]:
@@ -186,7 +196,10 @@ def _write_whirr(
         "config_file": "config.json",
         "summary": document["summary"],
         "experiment": document["experiment"],
+        "host": document["host"],
     }
+    if isinstance(document["git"], dict):
+        meta["git_info"] = document["git"]  # whirr's key for commit, branch, dirty
     files = [directory / "meta.json", directory / "config.json", directory / "metrics.jsonl"]
     files[0].write_text(json.dumps(meta, indent=2) + "\n")
     files[1].write_text(json.dumps(_nest(document["params"]), indent=2) + "\n")

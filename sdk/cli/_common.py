@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "db_option",
     "duration_text",
+    "git_text",
     "number",
     "open_client",
     "open_store",
@@ -130,10 +131,25 @@ def duration_text(seconds: float | None, *, start_time: int | None = None, runni
     return f"{minutes}m{secs:04.1f}s" if minutes else f"{secs:.2f}s"
 
 
+_JSON_SPECIAL = {"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}
+
+
 def number(value: Any) -> str:
-    """A metric value, short; NaN and infinities spelled out."""
+    """A metric value, short; NaN and infinities spelled out (also as the API's strings)."""
+    if isinstance(value, str) and value in _JSON_SPECIAL:
+        return _JSON_SPECIAL[value]
     if isinstance(value, bool) or not isinstance(value, int | float):
         return "-" if value is None else str(value)
     if math.isnan(value) or math.isinf(value):
         return str(float(value))
     return f"{value:.6g}"
+
+
+def git_text(git: Any) -> str:
+    """A run's git record as ``branch@commit`` (12 hex digits), ``+dirty`` when it was."""
+    if not isinstance(git, dict) or not git.get("commit"):
+        return "-"
+    text = str(git["commit"])[:12]
+    if git.get("branch"):
+        text = f"{git['branch']}@{text}"
+    return text + ("+dirty" if git.get("dirty") else "")

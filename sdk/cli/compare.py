@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from trainwire.cli._common import db_option, number, open_client, status_text
+from trainwire.cli._common import db_option, git_text, number, open_client, status_text
 
 __all__ = ["compare"]
 
@@ -85,10 +85,21 @@ def _table(title: str, heads: list[str]) -> Table:
 
 def _status_table(runs: list[dict[str, Any]], heads: list[str]) -> Table:
     table = _table("runs", heads)
-    for field in ("experiment", "status", "duration_s"):
+    for field in ("experiment", "group", "status", "duration_s", "host", "world_size"):
         values = [run.get(field) for run in runs]
-        shown = [status_text(str(v)) if field == "status" else _text(v) for v in values]
+        shown = [
+            status_text(str(v)) if field == "status" else "-" if v is None else _text(v)
+            for v in values
+        ]
         table.add_row("*" if len(set(map(str, values))) > 1 else "", field, *shown)
+    facts = {
+        "git": [git_text(run.get("git")) for run in runs],
+        "labels": [", ".join(run.get("labels") or []) or "-" for run in runs],
+    }
+    for key, texts in facts.items():
+        table.add_row("*" if len(set(texts)) > 1 else "", key, *texts)
+    for key, values, differ in _rows(runs, "tags"):
+        table.add_row("*" if differ else "", f"tags.{key}", *map(_text, values))
     return table
 
 
@@ -101,7 +112,7 @@ def _metric_table(runs: list[dict[str, Any]], heads: list[str], keys: list[str])
         table.add_row("*" if len(set(finals)) > 1 else "", f"{key} final", *finals)
         goal = next((m["goal"] for m in stats if m and m.get("goal")), None)
         if goal:
-            table.add_row("", f"{key} best ({goal})", *bests)
+            table.add_row("*" if len(set(bests)) > 1 else "", f"{key} best ({goal})", *bests)
         else:
             table.add_row("", f"{key} min / max", *[_range(m) for m in stats])
     return table

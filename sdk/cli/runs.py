@@ -15,6 +15,7 @@ from rich.table import Table
 from trainwire.cli._common import (
     db_option,
     duration_text,
+    git_text,
     number,
     open_client,
     status_text,
@@ -164,6 +165,16 @@ def show(db_path: Path | None, run_ref: str) -> None:
         f"experiment {run['experiment']}   status {status_text(run['status'])}   "
         f"start {when(run['start_time'])}   duration {_duration(run)}"
     )
+    facts = {
+        "host": run.get("host"),
+        "world size": run.get("world_size"),
+        "group": run.get("group"),
+        "git": git_text(run.get("git")) if run.get("git") else None,
+        "exit code": run.get("exit_code"),
+    }
+    shown = [f"{key} {value}" for key, value in facts.items() if value is not None]
+    if shown:
+        console.print("   ".join(shown), markup=False)
     if run.get("exception"):
         console.print(f"[red]{run['exception']['type']}: {run['exception']['message']}[/red]")
     if run.get("labels"):
@@ -173,10 +184,12 @@ def show(db_path: Path | None, run_ref: str) -> None:
             console.print(_kv_table(title, run[title]))
     if run.get("metrics"):
         table = Table(title="metrics", title_justify="left")
-        for column in ("metric", "value", "step", "min", "max", "best", "points"):
+        nans = any(m.get("nan_count") for m in run["metrics"].values())
+        columns = ("metric", "value", "step", "min", "max", "best", "points", "NaN")
+        for column in columns[: len(columns) if nans else -1]:
             table.add_column(column)
         for key, m in run["metrics"].items():
-            table.add_row(
+            row = [
                 key,
                 number(m["last"]),
                 "" if m["step"] is None else str(m["step"]),
@@ -184,7 +197,8 @@ def show(db_path: Path | None, run_ref: str) -> None:
                 number(m["max"]),
                 "" if m["best"] is None else f"{number(m['best'])} ({m['goal']})",
                 str(m["count"]),
-            )
+            ]
+            table.add_row(*row, *([str(m.get("nan_count") or 0)] if nans else []))
         console.print(table)
     if other:
         console.print(_kv_table("system and OpenTelemetry metrics (latest)", other))
