@@ -160,13 +160,40 @@ assert not missing, f"not installed with the image's extras: {missing}"
     assert result.returncode == 0, result.stderr[-3000:]
 
 
+# The chart's pods: the root filesystem read-only, /tmp (an emptyDir) and the data volume
+# writable. Here: a private mount namespace whose / is read-only but for /tmp (which holds
+# tmp_path, and so the data directory).
+_READ_ONLY_ROOT = [
+    "unshare",
+    "--mount",
+    "sh",
+    "-c",
+    'mount --make-rprivate / && mount --bind /tmp /tmp && mount -o remount,bind,ro / && exec "$@"',
+    "sh",
+]
+
+
+def _can_make_read_only_root() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    probe = [*_READ_ONLY_ROOT, "sh", "-c", "! touch /.trainwire-ro-probe 2>/dev/null"]
+    return subprocess.run(probe, capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("root", ["writable-root", "read-only-root"])
 def test_entrypoint_stores_a_run_and_exits_0_on_sigterm(
-    image_venv: Path, stages: list[Stage], tmp_path: Path
+    image_venv: Path, stages: list[Stage], tmp_path: Path, root: str
 ) -> None:
     """The image's command line, with its ENV and shipped config, starts a collector whose
     HEALTHCHECK passes; a run sent to its OTLP port is written to the store (by the store's
     writer process, started from the image's venv) and served by its API; the stop signal
-    drains it and it exits 0."""
+    drains it and it exits 0. Also on a read-only root with only /tmp writable, as the
+    chart runs it (readOnlyRootFilesystem)."""
+    prefix: list[str] = []
+    if root == "read-only-root":
+        if not _can_make_read_only_root():
+            pytest.skip("no private mount namespace here (unshare --mount needs CAP_SYS_ADMIN)")
+        prefix = _READ_ONLY_ROOT
     runtime = stages[-1]
     python = image_venv / "bin" / "python"
     in_image, source = runtime.shipped_config()
@@ -193,7 +220,12 @@ def test_entrypoint_stores_a_run_and_exits_0_on_sigterm(
 
     assert not healthy(), "the health check passes with no collector running"
     process = subprocess.Popen(
-        command, env=env, cwd=data, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [*prefix, *command],
+        env=env,
+        cwd=data,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         assert wait_for(
