@@ -5,6 +5,8 @@ Prints, for this machine, the CPU time (user + system of this process) of:
                fake NVML library (the real one adds the driver's own time)
   hostmetrics  one collection with every scraper, --runs run processes included
   hostfigures  HostFiguresTracker.observe() of one nvml plus one hostmetrics request
+  run pids     the hostmetrics process scraper's search of this host's pids for a rank
+               in a pod it does not find (what each collection costs then)
 
 Usage: python benchmarks/receivers.py [--gpus 8] [--procs 4] [--runs 8] [--repeat 200]
 """
@@ -15,8 +17,12 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
+import sys
 import time
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
@@ -29,9 +35,10 @@ from trainwire.collector.receivers.hostmetrics import (
     HostmetricsReceiver,
     HostmetricsReceiverConfig,
 )
+from trainwire.collector.receivers.hostmetrics.runpids import RunPids
 from trainwire.collector.receivers.nvml import NvmlReceiver, NvmlReceiverConfig
 from trainwire.collector.receivers.nvml import fake as fake_nvml
-from trainwire.collector.rundirectory import RunDirectory
+from trainwire.collector.rundirectory import RunDirectory, RunProcess
 
 
 def cpu_ms(
@@ -48,14 +55,15 @@ def cpu_ms(
     return statistics.median(samples), samples[int(len(samples) * 0.9)]
 
 
-def directory_with_runs(count: int, host: str) -> RunDirectory:
+def directory_with_runs(pids: list[int], host: str) -> RunDirectory:
+    """One rank of run ``bench`` per pid, on ``host``."""
     directory = RunDirectory()
-    for rank in range(count):
+    for rank, pid in enumerate(pids):
         attributes = {
             semconv.ML_RUN_ID: "bench",
             semconv.ML_RUN_RANK: rank,
             semconv.HOST_NAME: host,
-            semconv.PROCESS_PID: os.getpid(),
+            semconv.PROCESS_PID: pid,
         }
         directory.add(Resource(attributes=to_attributes(attributes)))
     return directory
@@ -69,7 +77,21 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=200)
     args = parser.parse_args()
     host = "bench-host"
-    directory = directory_with_runs(args.runs, host)
+    # Each rank a process of its own (two ranks never share a pid).
+    sleepers = [
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
+        for _ in range(args.runs)
+    ]
+    try:
+        measure(args, host, directory_with_runs([p.pid for p in sleepers], host))
+    finally:
+        for sleeper in sleepers:
+            sleeper.kill()
+            sleeper.wait()
+
+
+def measure(args: argparse.Namespace, host: str, directory: RunDirectory) -> None:
+    """Print the CPU time of each collection."""
 
     processes = [{"pid": os.getpid() + i, "used_memory": 2**30} for i in range(args.procs)]
     devices = [{"uuid": f"GPU-{i:08d}", "processes": processes} for i in range(args.gpus)]
@@ -115,6 +137,11 @@ def main() -> None:
             for m in sm.metrics
         )
 
+    # A rank in a pod this host does not run: every collection reads each host pid's cgroup.
+    pod_rank = RunProcess("pod-run", 0, host="trainer-0", pid=7, pod_uid=str(uuid.uuid4()))
+    search = RunPids(Path("/proc"), host_name=host)
+    host_pids = [name for name in os.listdir("/proc") if name.isdigit()]
+
     rows = [
         (f"nvml: {args.gpus} GPUs × {args.procs} processes", nvml.collect, count(gpu_request)),
         (
@@ -123,6 +150,11 @@ def main() -> None:
             count(host_request),
         ),
         ("hostfigures: observe both requests", observe, count(gpu_request) + count(host_request)),
+        (
+            f"run pids: a pod rank not found, {len(host_pids)} host pids read",
+            lambda: search.find([pod_rank]),
+            0,
+        ),
     ]
     print(f"{'collection':<48} {'points':>7} {'CPU ms p50':>11} {'p90':>7}")
     for label, work, points in rows:
