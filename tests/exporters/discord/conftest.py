@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-# The tests run with --import-mode=importlib, so the fake is loaded by path, once.
+# The tests run with --import-mode=importlib, so the fake (a package) is loaded by path, once.
 if "fake_discord" not in sys.modules:
+    _package = Path(__file__).with_name("fake_discord")
     _spec = importlib.util.spec_from_file_location(
-        "fake_discord", Path(__file__).with_name("fake_discord.py")
+        "fake_discord", _package / "__init__.py", submodule_search_locations=[str(_package)]
     )
     assert _spec is not None and _spec.loader is not None
     _module = importlib.util.module_from_spec(_spec)

@@ -38,6 +38,13 @@ BAD_MESSAGES = [
     ("username with discord", {"content": "hi", "username": "my Discord"}),
     ("username over 80", {"content": "hi", "username": "u" * 81}),
     ("empty username", {"content": "hi", "username": ""}),
+    (
+        "parse users and a users list",
+        {"content": "hi", "allowed_mentions": {"parse": ["users"], "users": ["1"]}},
+    ),
+    ("unknown parse value", {"content": "hi", "allowed_mentions": {"parse": ["channels"]}}),
+    ("101 roles", {"content": "hi", "allowed_mentions": {"roles": [str(i) for i in range(101)]}}),
+    ("flag webhooks cannot set", {"content": "hi", "flags": 1 << 6}),
 ]
 
 
@@ -157,3 +164,40 @@ def test_everyone_pings_are_detected(fake: FakeDiscord) -> None:
     assert _post(url, {"content": "@everyone hi"}).json()["mention_everyone"] is True
     quiet = _post(url, {"content": "@everyone hi", "allowed_mentions": {"parse": []}})
     assert quiet.json()["mention_everyone"] is False
+
+
+def test_a_wrong_token_is_401_and_a_thread_name_needs_a_forum(fake: FakeDiscord) -> None:
+    """A known webhook id with the wrong token answers 401 (50027); thread_name on a channel webhook is refused."""
+    url = fake.add_webhook()
+    wrong_token = url.rsplit("/", 1)[0] + "/not-the-token"
+    answer = _post(wrong_token, {"content": "x"})
+    assert answer.status_code == 401 and answer.json()["code"] == 50027
+    assert _post(url, {"content": "x", "thread_name": "t"}).status_code == 400
+    assert fake.threads == {}
+
+
+def test_mentions_follow_allowed_mentions(fake: FakeDiscord) -> None:
+    """Only the content pings, and only whom allowed_mentions lists; embeds never ping."""
+    url = fake.add_webhook()
+    content = "<@11> <@!12> <@&21> <@&22> @here"
+    listed = {"parse": [], "users": ["11"], "roles": ["22"]}
+    message = _post(url, {"content": content, "allowed_mentions": listed}).json()
+    assert message["mentions"] == [{"id": "11"}] and message["mention_roles"] == ["22"]
+    assert message["mention_everyone"] is False
+    default = _post(url, {"content": content}).json()
+    assert [u["id"] for u in default["mentions"]] == ["11", "12"]
+    assert default["mention_roles"] == ["21", "22"] and default["mention_everyone"] is True
+    embed_only = _post(url, {"embeds": [{"title": "<@11> @everyone"}]}).json()
+    assert embed_only["mentions"] == [] and embed_only["mention_everyone"] is False
+
+
+def test_a_shared_bucket_rate_limits_every_webhook_of_it() -> None:
+    """With shared_bucket, a second webhook drains the first one's bucket: its next post gets a 429 its headers did not foresee."""
+    with FakeDiscord(limit=2, window_s=1.0, shared_bucket=True) as fake:
+        ours, neighbour = fake.add_webhook(), fake.add_webhook()
+        first = _post(ours, {"content": "1"})
+        assert first.headers["X-RateLimit-Remaining"] == "1"
+        assert _post(neighbour, {"content": "n"}).status_code == 200
+        limited = _post(ours, {"content": "2"})
+        assert limited.status_code == 429 and limited.json()["global"] is False
+        assert fake.limit_breaks == []

@@ -14,7 +14,7 @@ from trainwire.exporters.discord.runs import RunInfo
 
 
 def _accepted(embeds: list[dict[str, object]]) -> bool:
-    return fake_discord._check_message({"embeds": embeds}, []) is None
+    return fake_discord.check_message({"embeds": embeds}, []) is None
 
 
 def test_truncate_adds_an_ellipsis_only_when_cut() -> None:

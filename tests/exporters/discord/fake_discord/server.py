@@ -1,33 +1,7 @@
-"""A local Discord-compatible webhook server for tests, written from REFERENCE.md §2.
-
-It implements Execute Webhook (``POST /api[/vN]/webhooks/{id}/{token}``) as Discord
-documents it, independently of the exporter:
-
-- JSON or ``multipart/form-data`` (``payload_json`` + ``files[n]``, ≤ 10 files); the
-  files together above ``max_upload_bytes`` (10 MiB by default) → 413, code 40005.
-- Message limits: ``content`` ≤ 2000, ≤ 10 embeds; per embed title 256, description
-  4096, ≤ 25 fields, field name 256 / value 1024, footer 2048, author 256; the sum of
-  those texts across all embeds ≤ 6000; at least one of content/embeds/components/
-  files/poll. ``username`` 1–80 characters without "clyde" or "discord". Broken → 400
-  with code 50035 (50006 for an empty message).
-- Forum webhooks need ``thread_name`` (creates a thread) or ``?thread_id``, never both;
-  an unknown ``thread_id`` → 404 code 10003 (Unknown Channel).
-- ``?wait=true`` returns the Message (``id``, ``channel_id`` = the thread's id for a
-  thread; a forum post's starter message id equals the thread id); otherwise 204.
-- A per-webhook bucket (``limit`` requests per ``window_s``) with the ``X-RateLimit-*``
-  headers; an empty bucket answers 429 with ``{"message", "retry_after", "global"}``
-  and ``Retry-After``. A global 429 can be armed. Unknown webhook → 404 code 10015.
-- Failure injection (``fail_next``) and deletion (``delete_webhook``).
-
-Every request is recorded (:class:`Recorded`); ``limit_breaks`` lists the requests that
-broke a limit (a 400 for a message limit, or a request sent while a 429's
-``retry_after`` was still running).
-"""
+"""The fake Discord's Execute Webhook endpoint, its buckets and its record of requests."""
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import json
 import math
 import re
@@ -38,15 +12,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from .body import parse_body
+from .limits import FILE, INVALID_FORM, check_message, mentions
+
 __all__ = ["FakeDiscord", "Recorded"]
 
 _PATH = re.compile(r"^/api(?:/v\d+)?/webhooks/(\d+)/([A-Za-z0-9_.-]+)$")
-_EMBED_LIMITS = {"title": 256, "description": 4096}
-MAX_CONTENT = 2000
-MAX_EMBEDS = 10
-MAX_FIELDS = 25
-MAX_TOTAL_EMBED_CHARS = 6000
-MAX_FILES = 10
+_MAX_THREAD_NAME = 100
+Answer = tuple[int, dict[str, str], dict[str, Any] | None]
 
 
 @dataclass
@@ -58,8 +31,7 @@ class Recorded:
     query: dict[str, str]
     status: int
     payload: dict[str, Any]
-    files: list[tuple[str, str, int, str]] = field(default_factory=list)
-    """(form name, filename, size, content type) of each file part."""
+    files: list[FILE] = field(default_factory=list)
     error: str = ""
     message: dict[str, Any] | None = None
     """The Message the request created, if any."""
@@ -77,19 +49,31 @@ class Recorded:
 
 
 @dataclass
+class _Bucket:
+    window_reset: float = 0.0
+    remaining: int = 0
+    name: str = ""
+
+
+@dataclass
 class _Webhook:
     id: str
     token: str
     kind: str
     channel_id: str
+    bucket: _Bucket
     deleted: bool = False
-    window_reset: float = 0.0
-    remaining: int = 0
-    penalty_until: float = 0.0
+    told_until: float = 0.0
+    """A 429 told this webhook's client to wait until then."""
 
 
 class FakeDiscord:
-    """The server: ``url(name)`` gives a webhook's URL; ``requests`` what was received."""
+    """The server: ``add_webhook()`` gives a webhook's URL; ``requests`` what was received.
+
+    ``shared_bucket``: every webhook draws from one bucket, as webhooks of one IP or
+    channel can (REFERENCE.md §2): a client's view of ``Remaining`` goes stale and
+    it meets real bucket 429s.
+    """
 
     def __init__(
         self,
@@ -97,19 +81,21 @@ class FakeDiscord:
         limit: int = 5,
         window_s: float = 2.0,
         max_upload_bytes: int = 10 * 1024 * 1024,
+        shared_bucket: bool = False,
     ) -> None:
         self.limit = limit
         self.window_s = window_s
         self.max_upload_bytes = max_upload_bytes
         self.requests: list[Recorded] = []
         self.limit_breaks: list[str] = []
+        """Requests refused for a message limit, or sent while told to wait by a 429."""
         self.threads: dict[str, str] = {}
         """Thread id → thread name."""
         self.messages: dict[str, list[dict[str, Any]]] = {}
         """Channel or thread id → the Messages posted there, in order."""
+        self._shared = _Bucket(name="shared") if shared_bucket else None
         self._webhooks: dict[str, _Webhook] = {}
-        self._failures: list[tuple[int, dict[str, Any]]] = []
-        self._global_until = 0.0
+        self._failures: list[tuple[int, dict[str, Any]] | None] = []
         self._global_armed: list[float] = []
         self._next_id = 1_100_000_000_000_000_000
         self._lock = threading.Lock()
@@ -141,7 +127,8 @@ class FakeDiscord:
         with self._lock:
             webhook_id, channel_id = self._snowflake(), self._snowflake()
             token = token or f"tok-{webhook_id[-6:]}-SeCrEt_{len(self._webhooks)}"
-            self._webhooks[webhook_id] = _Webhook(webhook_id, token, kind, channel_id)
+            bucket = self._shared or _Bucket(name=f"bucket-{webhook_id[-8:]}")
+            self._webhooks[webhook_id] = _Webhook(webhook_id, token, kind, channel_id, bucket)
             self.messages[channel_id] = []
         port = self._server.server_address[1]
         return f"http://127.0.0.1:{port}/api/webhooks/{webhook_id}/{token}"
@@ -154,10 +141,13 @@ class FakeDiscord:
         """Delete a webhook: from now on it answers 404 Unknown Webhook."""
         self._webhooks[url.rstrip("/").split("/")[-2]].deleted = True
 
-    def fail_next(self, status: int, count: int = 1, body: dict[str, Any] | None = None) -> None:
-        """Answer the next ``count`` requests with ``status`` (e.g. 500, 503, 404)."""
+    def fail_next(
+        self, status: int, count: int = 1, body: dict[str, Any] | None = None, *, after: int = 0
+    ) -> None:
+        """Answer ``count`` requests with ``status`` (e.g. 500, 503, 404), ``after`` others."""
+        failure = (status, body or {"message": "fake failure", "code": 0})
         with self._lock:
-            self._failures += [(status, body or {"message": "fake failure", "code": 0})] * count
+            self._failures += [None] * after + [failure] * count
 
     def arm_global_429(self, retry_after_s: float) -> None:
         """Answer the next request with a global 429 (``"global": true``)."""
@@ -165,24 +155,28 @@ class FakeDiscord:
             self._global_armed.append(retry_after_s)
 
     # --- queries ------------------------------------------------------------------------
-    def ok(self) -> list[Recorded]:
-        """The requests that created a message."""
+    def ok(self, webhook_url: str = "") -> list[Recorded]:
+        """The requests that created a message (to one webhook when given)."""
+        webhook_id = webhook_url.rstrip("/").split("/")[-2] if webhook_url else ""
         with self._lock:
-            return [r for r in self.requests if r.message is not None]
+            return [
+                r
+                for r in self.requests
+                if r.message is not None and (not webhook_id or r.webhook_id == webhook_id)
+            ]
 
-    def statuses(self) -> list[int]:
-        """The status of every answer, in order."""
+    def statuses(self, webhook_url: str = "") -> list[int]:
+        """The status of every answer, in order (to one webhook when given)."""
+        webhook_id = webhook_url.rstrip("/").split("/")[-2] if webhook_url else ""
         with self._lock:
-            return [r.status for r in self.requests]
+            return [r.status for r in self.requests if not webhook_id or r.webhook_id == webhook_id]
 
     # --- the endpoint -------------------------------------------------------------------
     def _snowflake(self) -> str:
         self._next_id += 4_194_304 + 1
         return str(self._next_id)
 
-    def handle(
-        self, path: str, headers: Any, body: bytes
-    ) -> tuple[int, dict[str, str], dict[str, Any] | None]:
+    def handle(self, path: str, headers: Any, body: bytes) -> Answer:
         """Answer one POST: status, headers, JSON body (None for 204)."""
         split = urlsplit(path)
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
@@ -190,46 +184,46 @@ class FakeDiscord:
         now = time.monotonic()
         with self._lock:
             webhook = self._webhooks.get(match.group(1)) if match else None
-            if (
-                webhook is None
-                or webhook.deleted
-                or match is None
-                or match.group(2) != webhook.token
-            ):
-                answer = {"message": "Unknown Webhook", "code": 10015}
-                self._record(now, "", query, 404, {}, [], answer["message"], None)
-                return 404, {}, answer
+            if match is None or webhook is None or webhook.deleted:
+                return self._refuse(now, "", query, 404, "Unknown Webhook", 10015)
+            if match.group(2) != webhook.token:
+                return self._refuse(now, webhook.id, query, 401, "Invalid Webhook Token", 50027)
             return self._execute(webhook, now, query, headers, body)
+
+    def _refuse(
+        self, now: float, webhook_id: str, query: dict[str, str], status: int, text: str, code: int
+    ) -> Answer:
+        self._record(now, webhook_id, query, status, {}, [], text, None)
+        return status, {}, {"message": text, "code": code}
 
     def _execute(
         self, webhook: _Webhook, now: float, query: dict[str, str], headers: Any, body: bytes
-    ) -> tuple[int, dict[str, str], dict[str, Any] | None]:
-        if now < webhook.penalty_until - 0.005 or now < self._global_until - 0.005:
+    ) -> Answer:
+        if now < webhook.told_until - 0.005:
             self.limit_breaks.append(f"request {len(self.requests)} ignored a 429's retry_after")
         if self._global_armed:
-            retry_after = self._global_armed.pop(0)
-            self._global_until = now + retry_after
-            return self._too_many(webhook, now, query, retry_after, is_global=True)
-        if now >= webhook.window_reset:
-            webhook.window_reset, webhook.remaining = now + self.window_s, self.limit
-        if webhook.remaining <= 0:
-            return self._too_many(webhook, now, query, webhook.window_reset - now, is_global=False)
-        webhook.remaining -= 1
-        rate = self._rate_headers(webhook, now)
-        if self._failures:
-            status, answer = self._failures.pop(0)
+            return self._too_many(webhook, now, query, self._global_armed.pop(0), is_global=True)
+        bucket = webhook.bucket
+        if now >= bucket.window_reset:
+            bucket.window_reset, bucket.remaining = now + self.window_s, self.limit
+        if bucket.remaining <= 0:
+            return self._too_many(webhook, now, query, bucket.window_reset - now, is_global=False)
+        bucket.remaining -= 1
+        rate = self._rate_headers(bucket, now)
+        failure = self._failures.pop(0) if self._failures else None
+        if failure is not None:
+            status, answer = failure
             self._record(now, webhook.id, query, status, {}, [], answer["message"], None)
             return status, rate, answer
         try:
-            payload, files = _parse_body(headers, body)
+            payload, files = parse_body(headers, body)
         except ValueError as exc:
             return self._bad(webhook, now, query, rate, {}, [], 50109, str(exc))
-        total = sum(size for _, _, size, _ in files)
-        if total > self.max_upload_bytes:
-            answer = {"message": "Request entity too large", "code": 40005}
-            self._record(now, webhook.id, query, 413, payload, files, answer["message"], None)
-            return 413, rate, answer
-        problem = _check_message(payload, files) or self._check_thread(webhook, payload, query)
+        if sum(size for _, _, size, _ in files) > self.max_upload_bytes:
+            text = "Request entity too large"
+            self._record(now, webhook.id, query, 413, payload, files, text, None)
+            return 413, rate, {"message": text, "code": 40005}
+        problem = check_message(payload, files) or self._check_thread(webhook, payload, query)
         if problem:
             code, text = problem
             if code == 10003:
@@ -250,9 +244,9 @@ class FakeDiscord:
         retry_after: float,
         *,
         is_global: bool,
-    ) -> tuple[int, dict[str, str], dict[str, Any]]:
-        webhook.penalty_until = max(webhook.penalty_until, now + retry_after)
-        headers = self._rate_headers(webhook, now)
+    ) -> Answer:
+        webhook.told_until = max(webhook.told_until, now + retry_after)
+        headers = self._rate_headers(webhook.bucket, now)
         headers["Retry-After"] = str(math.ceil(retry_after))
         headers["X-RateLimit-Scope"] = "global" if is_global else "user"
         if is_global:
@@ -265,14 +259,14 @@ class FakeDiscord:
         self._record(now, webhook.id, query, 429, {}, [], answer["message"], None)
         return 429, headers, answer
 
-    def _rate_headers(self, webhook: _Webhook, now: float) -> dict[str, str]:
-        reset_after = max(0.0, webhook.window_reset - now)
+    def _rate_headers(self, bucket: _Bucket, now: float) -> dict[str, str]:
+        reset_after = max(0.0, bucket.window_reset - now)
         return {
             "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(max(0, webhook.remaining)),
+            "X-RateLimit-Remaining": str(max(0, bucket.remaining)),
             "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
             "X-RateLimit-Reset-After": f"{reset_after:.3f}",
-            "X-RateLimit-Bucket": f"bucket-{webhook.id[-8:]}",
+            "X-RateLimit-Bucket": bucket.name,
         }
 
     def _bad(
@@ -282,10 +276,10 @@ class FakeDiscord:
         query: dict[str, str],
         rate: dict[str, str],
         payload: dict[str, Any],
-        files: list[tuple[str, str, int, str]],
+        files: list[FILE],
         code: int,
         text: str,
-    ) -> tuple[int, dict[str, str], dict[str, Any]]:
+    ) -> Answer:
         self.limit_breaks.append(f"request {len(self.requests)}: {text}")
         self._record(now, webhook.id, query, 400, payload, files, text, None)
         return 400, rate, {"message": "Invalid Form Body", "code": code, "errors": text}
@@ -295,21 +289,19 @@ class FakeDiscord:
     ) -> tuple[int, str] | None:
         thread_name, thread_id = payload.get("thread_name"), query.get("thread_id")
         if thread_name and thread_id:
-            return 50035, "thread_name and thread_id are mutually exclusive"
+            return INVALID_FORM, "thread_name and thread_id are mutually exclusive"
+        if thread_name is not None and webhook.kind != "forum":
+            return INVALID_FORM, "thread_name: only for webhooks of forum or media channels"
         if webhook.kind == "forum" and not thread_name and not thread_id:
             return 220001, "Webhooks posted to forum channels must have a thread_name or thread_id"
         if thread_id and thread_id not in self.threads:
             return 10003, "Unknown Channel"
-        if thread_name is not None and not 1 <= len(str(thread_name)) <= 100:
-            return 50035, "thread_name: must be 1 to 100 characters"
+        if thread_name is not None and not 1 <= len(str(thread_name)) <= _MAX_THREAD_NAME:
+            return INVALID_FORM, f"thread_name: must be 1 to {_MAX_THREAD_NAME} characters"
         return None
 
     def _create(
-        self,
-        webhook: _Webhook,
-        payload: dict[str, Any],
-        files: list[tuple[str, str, int, str]],
-        query: dict[str, str],
+        self, webhook: _Webhook, payload: dict[str, Any], files: list[FILE], query: dict[str, str]
     ) -> dict[str, Any]:
         message_id = self._snowflake()
         channel_id = query.get("thread_id") or webhook.channel_id
@@ -317,6 +309,7 @@ class FakeDiscord:
             channel_id = message_id  # a forum post's starter message id is the thread id
             self.threads[channel_id] = str(payload["thread_name"])
             self.messages[channel_id] = []
+        users, roles, everyone = mentions(payload)
         message = {
             "id": message_id,
             "channel_id": channel_id,
@@ -328,7 +321,9 @@ class FakeDiscord:
                 for i, (_, fn, size, _) in enumerate(files)
             ],
             "author": {"username": payload.get("username") or "webhook", "bot": True},
-            "mention_everyone": _pings_everyone(payload),
+            "mentions": [{"id": u} for u in users],
+            "mention_roles": roles,
+            "mention_everyone": everyone,
         }
         self.messages[channel_id].append(message)
         return message
@@ -340,101 +335,13 @@ class FakeDiscord:
         query: dict[str, str],
         status: int,
         payload: dict[str, Any],
-        files: list[tuple[str, str, int, str]],
+        files: list[FILE],
         error: str,
         message: dict[str, Any] | None,
     ) -> None:
         self.requests.append(
             Recorded(now, webhook_id, query, status, payload, files, error, message)
         )
-
-
-def _parse_body(
-    headers: Any, body: bytes
-) -> tuple[dict[str, Any], list[tuple[str, str, int, str]]]:
-    content_type = headers.get("Content-Type", "")
-    if content_type.startswith("application/json"):
-        payload = json.loads(body or b"{}")
-        if not isinstance(payload, dict):
-            raise ValueError("the JSON body must be an object")
-        return payload, []
-    if not content_type.startswith("multipart/form-data"):
-        raise ValueError(f"unsupported Content-Type {content_type!r}")
-    raw = f"Content-Type: {content_type}\r\n\r\n".encode() + body
-    parsed = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw)
-    payload: dict[str, Any] = {}
-    files: list[tuple[str, str, int, str]] = []
-    for part in parsed.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        data = part.get_payload(decode=True) or b""
-        if name == "payload_json":
-            payload = json.loads(data)
-        elif isinstance(name, str) and re.fullmatch(r"files\[\d+\]", name):
-            filename = part.get_filename() or ""
-            files.append((name, filename, len(data), part.get_content_type()))
-        else:
-            raise ValueError(f"unexpected form field {name!r}")
-    return payload, files
-
-
-def _check_message(
-    payload: dict[str, Any], files: list[tuple[str, str, int, str]]
-) -> tuple[int, str] | None:
-    content = payload.get("content")
-    embeds = payload.get("embeds") or []
-    if not (content or embeds or payload.get("components") or files or payload.get("poll")):
-        return 50006, "Cannot send an empty message"
-    if content is not None and len(str(content)) > MAX_CONTENT:
-        return 50035, f"content: must be {MAX_CONTENT} or fewer in length"
-    if len(embeds) > MAX_EMBEDS:
-        return 50035, f"embeds: must be {MAX_EMBEDS} or fewer in length"
-    if len(files) > MAX_FILES:
-        return 50035, f"files: at most {MAX_FILES}"
-    total = 0
-    for i, embed in enumerate(embeds):
-        for key, limit in _EMBED_LIMITS.items():
-            text = str(embed.get(key) or "")
-            total += len(text)
-            if len(text) > limit:
-                return 50035, f"embeds[{i}].{key}: must be {limit} or fewer in length"
-        fields = embed.get("fields") or []
-        if len(fields) > MAX_FIELDS:
-            return 50035, f"embeds[{i}].fields: must be {MAX_FIELDS} or fewer in length"
-        for j, f in enumerate(fields):
-            name, value = str(f.get("name") or ""), str(f.get("value") or "")
-            if not name or not value:
-                return 50035, f"embeds[{i}].fields[{j}]: name and value are required"
-            if len(name) > 256 or len(value) > 1024:
-                return 50035, f"embeds[{i}].fields[{j}]: name ≤ 256 and value ≤ 1024"
-            total += len(name) + len(value)
-        footer = str((embed.get("footer") or {}).get("text") or "")
-        author = str((embed.get("author") or {}).get("name") or "")
-        if len(footer) > 2048:
-            return 50035, f"embeds[{i}].footer.text: must be 2048 or fewer in length"
-        if len(author) > 256:
-            return 50035, f"embeds[{i}].author.name: must be 256 or fewer in length"
-        total += len(footer) + len(author)
-    if total > MAX_TOTAL_EMBED_CHARS:
-        return 50035, f"embeds: total size exceeds {MAX_TOTAL_EMBED_CHARS} ({total})"
-    username = payload.get("username")
-    if username is not None:
-        name = str(username)
-        if not 1 <= len(name) <= 80:
-            return 50035, "username: must be between 1 and 80 in length"
-        if "clyde" in name.lower() or "discord" in name.lower():
-            return 50035, "username: must not contain 'clyde' or 'discord'"
-    return None
-
-
-def _pings_everyone(payload: dict[str, Any]) -> bool:
-    """Whether Discord would ping @everyone/@here: the text says it and parse allows it."""
-    content = str(payload.get("content") or "")
-    if "@everyone" not in content and "@here" not in content:
-        return False
-    allowed = payload.get("allowed_mentions")
-    if allowed is None:
-        return True
-    return "everyone" in (allowed.get("parse") or [])
 
 
 def _handler(fake: FakeDiscord) -> type[BaseHTTPRequestHandler]:
