@@ -3,15 +3,19 @@
 A blob is spared while an ``ml.artifact`` event naming it still waits in a sqlite
 exporter's persistent queue (the collector committed the blob, the store has not
 recorded the event yet), and while it is younger than ``min_age_s`` (committed a
-moment ago; its event may still be on its way to the queue).
+moment ago; its event may still be on its way to the queue). Blobs to delete are moved
+aside and put back if a run or a queued event named them meanwhile (an old blob logged
+again is only referenced, never rewritten), so gc never deletes a blob under a writer
+that found it present.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,22 +128,32 @@ def collect_garbage(
     only: Iterable[str] | None = None,
     min_age_s: float = 0.0,
     dry_run: bool = False,
+    requeued: Callable[[], set[str]] | None = None,
 ) -> GcResult:
     """Delete the blobs under ``directory`` that no run in the store references.
+
+    The blobs to delete are first moved aside; then the store (and, through
+    ``requeued``, the queues) are read again, and a blob some run or queued event came
+    to name meanwhile (an old blob logged again: the artifact store keeps one copy) is
+    put back. Only the rest are deleted.
 
     Args:
         queued: digests whose ``ml.artifact`` event is still queued (spared).
         only: consider just these digests (e.g. those of a run just removed).
         min_age_s: spare blobs modified less than this many seconds ago.
         dry_run: report what would go, delete nothing.
+        requeued: read the queued digests again (called once, after the move aside).
     """
     result = GcResult()
+    if not dry_run:
+        _restore_leftovers(directory)
     referenced = referenced_blobs(conn)
     blobs = stored_blobs(directory)
     if only is not None:
         wanted = set(only)
         blobs = {sha: path for sha, path in blobs.items() if sha in wanted}
     now = time.time()
+    doomed: dict[str, tuple[Path, Path, int]] = {}
     for sha256, path in sorted(blobs.items()):
         if sha256 in referenced:
             result.kept += 1
@@ -154,11 +168,48 @@ def collect_garbage(
         if now - stat.st_mtime < min_age_s:
             result.spared_recent.add(sha256)
             continue
-        if not dry_run:
-            path.unlink(missing_ok=True)
-            _remove_if_empty(path.parent)
-        result.removed[sha256] = stat.st_size
+        if dry_run:
+            result.removed[sha256] = stat.st_size
+            continue
+        aside = path.with_name(f".{path.name}.gc")  # not a blob name: readers never see it
+        try:
+            os.replace(path, aside)
+        except FileNotFoundError:
+            continue
+        doomed[sha256] = (path, aside, stat.st_size)
+    if not doomed:
+        return result
+    try:
+        # Queues first: an event that leaves a queue meanwhile is in the store by then.
+        named = requeued() if requeued is not None else set()
+        named |= referenced_blobs(conn)
+    except BaseException:
+        for path, aside, _ in doomed.values():
+            _put_back(aside, path)
+        raise
+    for sha256, (path, aside, size) in doomed.items():
+        if sha256 in named:
+            _put_back(aside, path)
+            result.kept += 1
+            continue
+        aside.unlink(missing_ok=True)
+        _remove_if_empty(path.parent)
+        result.removed[sha256] = size
     return result
+
+
+def _restore_leftovers(directory: Path) -> None:
+    """Put back blobs a collection stopped midway (killed) left moved aside."""
+    for aside in (directory / "blobs").glob("??/.*.gc"):
+        _put_back(aside, aside.with_name(aside.name[1:-3]))
+
+
+def _put_back(aside: Path, path: Path) -> None:
+    """Restore a blob moved aside, unless a writer stored the same bytes there meanwhile."""
+    if path.exists():
+        aside.unlink(missing_ok=True)
+    else:
+        os.replace(aside, path)
 
 
 def _remove_if_empty(folder: Path) -> None:

@@ -156,11 +156,21 @@ def gc(
                 f"no artifact store at {blobs}; pass --artifacts DIR (the collector's"
                 " receivers::otlp::artifacts::directory) or --config otel-config.yaml"
             )
-        try:
-            queued = queued_blobs(queue_files)
-        except (OSError, sqlite3.DatabaseError) as exc:
-            raise click.ClickException(f"cannot read a queue file: {exc}") from None
-        result = collect_garbage(conn, blobs, queued=queued, min_age_s=min_age_s, dry_run=dry_run)
+
+        def read_queues() -> set[str]:
+            try:
+                return queued_blobs(queue_files)
+            except (OSError, sqlite3.DatabaseError) as exc:
+                raise click.ClickException(f"cannot read a queue file: {exc}") from None
+
+        result = collect_garbage(
+            conn,
+            blobs,
+            queued=read_queues(),
+            min_age_s=min_age_s,
+            dry_run=dry_run,
+            requeued=read_queues if queue_files else None,
+        )
     verb = "would delete" if dry_run else "deleted"
     for sha256, size in result.removed.items():
         click.echo(f"{verb} {sha256} ({size} bytes)")
