@@ -35,9 +35,17 @@ KUBERNETES_TYPES = {
     ("gateway", "ingress", "tls", "[]"): "io.k8s.api.networking.v1.IngressTLS",
     ("sidecar", "resources"): "io.k8s.api.core.v1.ResourceRequirements",
 }
-# Objects whose keys are the user's: Helm's globals of a parent chart, and the collector
-# config overlay (which `trainwire collector validate` checks, strictly, when the pod starts).
-FREE_FORM = {("global",), ("config",)}
+# Objects whose keys are the user's: Helm's globals of a parent chart, and the settings of
+# collector components in the config overlay (which `trainwire collector validate` checks,
+# strictly, when the pod starts).
+FREE_FORM = {
+    ("global",),
+    ("config", "service", "telemetry"),
+    *(
+        ("config", section, "*")
+        for section in ("receivers", "processors", "exporters", "connectors", "extensions")
+    ),
+}
 _KEPT = {"type", "properties", "additionalProperties", "items", "enum", "required", "oneOf"}
 
 
@@ -101,6 +109,22 @@ def test_every_object_refuses_unknown_keys() -> None:
         if node.get("additionalProperties") is not False
     ]
     assert open_objects == []
+
+
+def test_config_overlay_has_the_collector_configs_shape(chart: Any, render: Any) -> None:
+    """`config:` takes the sections of a collector config (those the chart renders) and the
+    keys of service and its pipelines; a misplaced key fails before anything is installed."""
+    import helm_python
+
+    schema = json.loads(SCHEMA.read_text())["properties"]["config"]
+    rendered = render({}).config()
+    assert set(schema["properties"]) == set(rendered)
+    assert set(schema["properties"]["service"]["properties"]) == set(rendered["service"])
+    with pytest.raises(helm_python.HelmValuesError, match="'exporter'"):
+        chart.validate_schema({"config": {"exporter": {"sqlite": {}}}})
+    with pytest.raises(helm_python.HelmValuesError, match="'exporter'"):
+        pipelines = {"metrics": {"exporter": ["sqlite"]}}
+        chart.validate_schema({"config": {"service": {"pipelines": pipelines}}})
 
 
 @pytest.mark.parametrize("path", sorted(KUBERNETES_TYPES), ids="/".join)
