@@ -2,7 +2,7 @@
 
 The HTTP transport is injected (:class:`Transport`); the default uses ``requests``
 in a worker thread. Answers are classified: 2xx → the created Message; 429 → wait
-``retry_after`` and send again; 404 → :class:`WebhookGoneError` (or
+``retry_after`` and send again; 404 or 401 → :class:`WebhookGoneError` (or
 :class:`UnknownThreadError` for a deleted thread); 413 → :class:`TooLargeError`;
 5xx and network errors → ``RetryableExportError``; any other 4xx →
 ``PermanentExportError``. The token is redacted from every message.
@@ -47,29 +47,44 @@ def redact(text: str) -> str:
 
 
 class _RedactFilter(logging.Filter):
-    """Redacts webhook tokens from urllib3's debug lines, which print the request path."""
+    """Redacts webhook tokens from a record: its message, arguments and traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = redact(str(record.msg))
         if record.args:
             args = record.args if isinstance(record.args, tuple) else (record.args,)
             record.args = tuple(redact(a) if isinstance(a, str) else a for a in args)
+        if record.exc_info and not record.exc_text:
+            # The formatter reuses exc_text: format the traceback here, redacted.
+            record.exc_text = redact(_FORMATTER.formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 
 _FILTER = _RedactFilter()
+_FORMATTER = logging.Formatter()
 
 
 def install_redaction() -> None:
-    """Attach the redacting filter to the loggers of the HTTP stack (idempotent)."""
-    for name in ("urllib3.connectionpool", "urllib3.util.retry", "requests"):
-        target = logging.getLogger(name)
+    """Attach the redacting filter to the HTTP stack's loggers (urllib3 debug lines print
+    the request path) and to the root logger's handlers, so that no line any logger
+    writes (an exception's text or traceback included) shows a token. Idempotent."""
+    targets: list[logging.Filterer] = [
+        logging.getLogger(name) for name in ("urllib3.connectionpool", "urllib3.util.retry")
+    ]
+    targets.append(logging.getLogger("requests"))
+    targets.extend(logging.getLogger().handlers)
+    for target in targets:
         if _FILTER not in target.filters:
             target.addFilter(_FILTER)
 
 
 class WebhookGoneError(PermanentExportError):
-    """404 Unknown Webhook: the webhook was deleted; retrying cannot help."""
+    """404 Unknown Webhook (deleted) or 401 Invalid Webhook Token: retrying cannot help,
+    and every refused request counts toward Discord's invalid-request ban."""
 
 
 class UnknownThreadError(PermanentExportError):
@@ -146,6 +161,9 @@ class RequestsTransport:
                 answer = self._session.post(url, params=params, json=payload, timeout=timeout_s)
         except requests.RequestException as exc:
             raise RetryableExportError(f"Discord unreachable: {redact(str(exc))}") from None
+        except Exception as exc:  # whatever else: its text may quote the URL
+            text = f"{type(exc).__name__}: {redact(str(exc))}"
+            raise RetryableExportError(f"sending to Discord failed: {text}") from None
         headers = {k.lower(): v for k, v in answer.headers.items()}
         return Response(answer.status_code, headers, answer.content)
 
@@ -257,6 +275,8 @@ def _classify(answer: Response) -> dict[str, Any]:
     if answer.status == 404:
         if code == 10003:
             raise UnknownThreadError(detail)
+        raise WebhookGoneError(detail)
+    if answer.status == 401:  # Invalid Webhook Token: as final as a deleted webhook
         raise WebhookGoneError(detail)
     if answer.status == 413:
         raise TooLargeError(detail)

@@ -141,6 +141,9 @@ class DiscordExporterConfig:
     rules: list[AlertRuleConfig] = field(default_factory=list)
     chart_metrics: list[str] = field(default_factory=list)
     """Metrics drawn in the end summary's chart; default: declared goals, else the first 4."""
+    state_retention_s: float = 86400.0
+    """How long after a run ends what it posted is remembered (replays are then not
+    posted twice); later its records are pruned from storage."""
     timeout_s: float = 15.0
     """Deadline of one HTTP request to Discord."""
     sending_queue: QueueConfig = field(default_factory=QueueConfig)
@@ -186,6 +189,8 @@ class DiscordExporterConfig:
                 problems.append(f"events[{i}]: '{event}' is not one of {', '.join(EVENTS)}")
         if self.max_attachment_bytes < 0:
             problems.append("max_attachment_bytes: must be 0 (never attach) or more")
+        if not self.state_retention_s >= 0:
+            problems.append("state_retention_s: must be 0 or more (seconds)")
         if self.timeout_s <= 0:
             problems.append("timeout_s: must be more than 0")
         if self.storage:

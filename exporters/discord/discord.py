@@ -7,6 +7,8 @@ metrics requests only update each run's latest values, the alert rules and the
 host figures. Progress is posted by a background task, at most every
 ``update_interval_s`` per run and only while the rate-limit bucket has room, so
 start, end and alert messages always go first and progress is coalesced.
+Each run's compact summary is saved to storage every ``_SAVE_EVERY_S`` (and at
+shutdown), so the end summary after a collector restart still covers the whole run.
 """
 
 from __future__ import annotations
@@ -31,10 +33,16 @@ from trainwire.exporters.discord.client import (
 )
 from trainwire.exporters.discord.config import DiscordExporterConfig, parse_webhook_url
 from trainwire.exporters.discord.events import RunEvents
-from trainwire.exporters.discord.messages import Post, alert_post, progress_embed
+from trainwire.exporters.discord.messages import (
+    Post,
+    alert_post,
+    chart_series,
+    progress_embed,
+)
 from trainwire.exporters.discord.poster import Poster
 from trainwire.exporters.discord.rules import Alert, RuleEngine
 from trainwire.exporters.discord.runs import RunInfo, run_points
+from trainwire.exporters.discord.snapshot import dump_run, load_run
 from trainwire.exporters.discord.state import DiscordState, MemoryKeyValue
 
 __all__ = ["DiscordExporter"]
@@ -43,6 +51,9 @@ logger = logging.getLogger(__name__)
 
 _RESERVED = 2
 """Requests of a bucket that progress leaves for run events and alerts."""
+_SAVE_EVERY_S = 10.0
+"""How often changed run summaries are written to storage."""
+_PRUNE_EVERY_S = 600.0
 
 
 class DiscordExporter:
@@ -55,11 +66,17 @@ class DiscordExporter:
         id: ComponentID,
         transport: Transport | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.id = id
         self._transport = transport
         self._clock = clock
+        self._wall_clock = wall_clock
+        self._changed: set[str] = set()
+        """Runs whose summary changed since it was last saved."""
+        self._saved_at = clock()
+        self._pruned_at = -_PRUNE_EVERY_S
         self.runs: dict[str, RunInfo] = {}
         self.hosts = HostFiguresTracker()
         self.rules = RuleEngine(config.rules)
@@ -106,11 +123,17 @@ class DiscordExporter:
             "%s: posting to Discord webhook %s (%s mode)", self.id, parsed[0], self.config.mode
         )
 
-    def run(self, run_id: str) -> RunInfo:
-        """The run's record, created on first sight."""
+    async def load_run(self, run_id: str) -> RunInfo:
+        """The run's record: on first sight, from its stored summary when it has one."""
         info = self.runs.get(run_id)
         if info is None:
-            info = self.runs[run_id] = RunInfo(run_id, first_seen_s=self._clock())
+            assert self.poster is not None
+            info = RunInfo(run_id, first_seen_s=self._clock())
+            stored = await self.poster.state.summary(run_id)
+            if stored is not None:
+                self.rules.restore(run_id, load_run(info, stored))
+            info = self.runs.setdefault(run_id, info)
+        self._changed.add(run_id)
         return info
 
     async def push(self, signal: Signal, request: Any) -> None:
@@ -119,17 +142,17 @@ class DiscordExporter:
             return
         try:
             if signal is Signal.METRICS:
-                self._observe_metrics(request)
+                await self._observe_metrics(request)
                 await self.flush_alerts()
             elif signal is Signal.LOGS:
                 await self.events.handle(request)
         except WebhookGoneError as exc:
             self._stop(exc)
 
-    def _observe_metrics(self, request: Any) -> None:
+    async def _observe_metrics(self, request: Any) -> None:
         self.hosts.observe(request)
         for attributes, points in run_points(request):
-            run = self.run(str(attributes[semconv.ML_RUN_ID]))
+            run = await self.load_run(str(attributes[semconv.ML_RUN_ID]))
             run.host = run.host or str(attributes.get(semconv.HOST_NAME) or "")
             run.experiment = run.experiment or str(attributes.get(semconv.ML_EXPERIMENT_NAME) or "")
             if run.ended and run.status == semconv.STATUS_CRASHED:
@@ -173,6 +196,8 @@ class DiscordExporter:
                 self._check_gpus()
                 await self.flush_alerts()
                 await self._post_progress(interval)
+                await self.save_runs()
+                await self._prune()
             except WebhookGoneError as exc:
                 self._stop(exc)
                 return
@@ -223,12 +248,45 @@ class DiscordExporter:
         run_id = runs[0].run_id if self.config.mode == "forum" else None
         await self.poster.post(run_id, runs[0].name, Post(embeds))
 
+    async def save_runs(self, *, force: bool = False) -> None:
+        """Write the changed runs' summaries to storage (every ``_SAVE_EVERY_S``)."""
+        if self.poster is None or not self._changed:
+            return
+        if not force and self._clock() - self._saved_at < _SAVE_EVERY_S:
+            return
+        self._saved_at = self._clock()
+        changed, self._changed = self._changed, set()
+        chart = list(self.config.chart_metrics)
+        for run_id in changed:
+            run = self.runs.get(run_id)
+            if run is not None:
+                text = dump_run(run, chart_series(run, chart), self.rules.export(run_id))
+                await self.poster.state.save_summary(run_id, text)
+
+    async def run_ended(self, run: RunInfo) -> None:
+        """Note the end, for pruning what the run posted ``state_retention_s`` later."""
+        assert self.poster is not None
+        self._changed.add(run.run_id)
+        await self.poster.state.mark_ended(run.run_id, self._wall_clock())
+
+    async def _prune(self) -> None:
+        if self.poster is None or self._clock() - self._pruned_at < _PRUNE_EVERY_S:
+            return
+        self._pruned_at = self._clock()
+        retention = self.config.state_retention_s
+        for run_id in await self.poster.state.prune(self._wall_clock(), retention):
+            run = self.runs.get(run_id)
+            if run is not None and run.ended:
+                del self.runs[run_id]
+                self._changed.discard(run_id)
+
     def _stop(self, exc: Exception) -> None:
         if self.gone:
             return
         self.gone = True
         message = (
-            f"{self.id}: the Discord webhook is gone ({exc}); this exporter stops posting."
+            f"{self.id}: the Discord webhook is gone or its token is invalid ({exc});"
+            " this exporter stops posting."
             " Create a new webhook and set webhook_url, then restart the collector"
         )
         logger.error("%s", message)
@@ -240,6 +298,10 @@ class DiscordExporter:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            try:
+                await self.save_runs(force=True)
+            except Exception as exc:  # storage already closed: the next start reads older ones
+                logger.warning("%s: run summaries not saved at shutdown: %s", self.id, exc)
         close = getattr(self._transport, "close", None)
         if callable(close):
             close()

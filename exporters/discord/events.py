@@ -39,6 +39,14 @@ def event_uid(run_id: str, record: LogRecord, name: str) -> str:
     return "digest:" + digest.hexdigest()[:32]
 
 
+def _rank(value: Any) -> int:
+    """``ml.run.rank`` as an int (senders may set it as a string); absent → 0."""
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 def _name(record: LogRecord) -> str:
     if record.event_name:
         return record.event_name
@@ -69,16 +77,16 @@ class RunEvents:
             run_id = attributes.get(semconv.ML_RUN_ID)
             if not run_id:
                 continue
-            run = self.exporter.run(str(run_id))
+            run = await self.exporter.load_run(str(run_id))
             run.host = run.host or str(attributes.get(semconv.HOST_NAME) or "")
-            rank = attributes.get(semconv.ML_RUN_RANK) or 0
+            rank = _rank(attributes.get(semconv.ML_RUN_RANK))
             for scope_logs in resource_logs.scope_logs:
                 for record in scope_logs.log_records:
                     name = _name(record)
                     if name and name not in (semconv.EVENT_RUN_HEARTBEAT, semconv.EVENT_CONSOLE):
                         await self._event(run, rank, name, record)
 
-    async def _event(self, run: RunInfo, rank: Any, name: str, record: LogRecord) -> None:
+    async def _event(self, run: RunInfo, rank: int, name: str, record: LogRecord) -> None:
         body = from_any_value(record.body) if record.HasField("body") else None
         body = body if isinstance(body, Mapping) else {}
         uid = event_uid(run.run_id, record, name)
@@ -130,7 +138,7 @@ class RunEvents:
         await self.poster.state.mark_started(run.run_id)
 
     async def _end(
-        self, run: RunInfo, rank: Any, body: Mapping[str, Any], record: LogRecord, uid: str
+        self, run: RunInfo, rank: int, body: Mapping[str, Any], record: LogRecord, uid: str
     ) -> None:
         status = str(body.get("status") or semconv.STATUS_COMPLETED)
         exception = {
@@ -148,6 +156,7 @@ class RunEvents:
         run.ended = True
         run.status = status
         self.exporter.rules.forget(run.run_id)
+        await self.exporter.run_ended(run)
         if "end" in self.wanted:
             post = end_post(
                 run,

@@ -37,11 +37,14 @@ MAX_FOOTER = 2048
 MAX_AUTHOR = 256
 ELLIPSIS = "…"
 _MASS_MENTION = re.compile(r"@(everyone|here)")
+_MENTION = re.compile(r"<(@[!&]?\d+>)")
+"""A user (``<@id>``, ``<@!id>``) or role (``<@&id>``) mention."""
 
 
 def neutralize(text: str) -> str:
-    """``text`` with ``@everyone``/``@here`` broken by a zero-width space (user strings)."""
-    return _MASS_MENTION.sub("@\u200b\\1", text)
+    """``text`` with ``@everyone``/``@here`` and user/role mentions broken by a zero-width
+    space, so a user string (run name, param, tag, metric, exception) pings nobody."""
+    return _MENTION.sub("<\u200b\\1", _MASS_MENTION.sub("@\u200b\\1", text))
 
 
 def truncate(text: str, limit: int) -> str:

@@ -22,6 +22,7 @@ __all__ = [
     "Post",
     "alert_post",
     "artifact_post",
+    "chart_series",
     "end_post",
     "format_bytes",
     "format_value",
@@ -212,7 +213,7 @@ def end_post(
     if exception:
         embeds.append(_exception_embed(exception))
     plain = Post([dict(e) for e in embeds], mention=mention)
-    chosen = _chart_series(run, chart_metrics)
+    chosen = chart_series(run, chart_metrics)
     if not chosen:
         return plain
     png = render_chart([run.history[m].points for m in chosen])
@@ -239,7 +240,8 @@ def _exception_embed(exception: Mapping[str, str]) -> dict[str, Any]:
     return {"title": "Exception", "description": description, "color": _RED}
 
 
-def _chart_series(run: RunInfo, requested: list[str]) -> list[str]:
+def chart_series(run: RunInfo, requested: list[str]) -> list[str]:
+    """The metrics the end chart draws: those requested, else declared goals, else the first 4."""
     names = requested or [m for m in run.goals if m in run.history] or list(run.history)
     return [m for m in names if m in run.history and run.history[m].points][:4]
 

@@ -71,10 +71,10 @@ class Poster:
 
     async def post(self, run_id: str | None, thread_name: str, post: Post, uid: str = "") -> bool:
         """Post unless ``uid`` was posted before; False when Discord refused it (logged)."""
-        if uid and await self.state.posted(uid):
+        if uid and await self.state.posted(run_id, uid) is not None:
             return True
         try:
-            first_id = await self._post(run_id, thread_name, post)
+            first_id = await self._post(run_id, thread_name, post, uid)
         except TooLargeError as exc:
             if post.without_files is None:
                 return self._refused(exc, uid)
@@ -85,7 +85,7 @@ class Poster:
         except PermanentExportError as exc:
             return self._refused(exc, uid)
         if uid:
-            await self.state.mark_posted(uid, first_id)
+            await self.state.mark_posted(run_id, uid, first_id)
         return True
 
     def _refused(self, exc: Exception, uid: str) -> bool:
@@ -93,16 +93,24 @@ class Poster:
         logger.error("%s: Discord refused a message (%s); skipping it", self.name, exc)
         return False
 
-    async def _post(self, run_id: str | None, thread_name: str, post: Post) -> str:
+    async def _post(self, run_id: str | None, thread_name: str, post: Post, uid: str) -> str:
         chunks = pack_embeds(post.embeds) or [[]]
         first_id = ""
         for index, embeds in enumerate(chunks):
-            payload = self._base(post.mention and index == 0)
-            if embeds:
-                payload["embeds"] = embeds
-            files = post.files if index == 0 else []
-            message = await self._send(run_id, thread_name, payload, files)
-            first_id = first_id or str(message.get("id", ""))
+            # A post in several messages keeps each part's id: when a later part fails and
+            # the post is retried (now or after a restart), the parts that went out are skipped.
+            part = f"{uid}#{index}" if uid and len(chunks) > 1 else ""
+            done = await self.state.posted(run_id, part) if part else None
+            if done is None:
+                payload = self._base(post.mention and index == 0)
+                if embeds:
+                    payload["embeds"] = embeds
+                files = post.files if index == 0 else []
+                message = await self._send(run_id, thread_name, payload, files)
+                done = str(message.get("id", ""))
+                if part:
+                    await self.state.mark_posted(run_id, part, done)
+            first_id = first_id or done
         return first_id
 
     async def _send(

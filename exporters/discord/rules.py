@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from trainwire.exporters.discord.config import AlertRuleConfig
 from trainwire.exporters.discord.runs import MetricPoint, RunInfo
@@ -109,6 +110,27 @@ class RuleEngine:
         self._firing.add(key)
         uid = f"discord-rule:{run_id}:{index}:{step if step is not None else why}"
         return Alert(run_id, rule.title(), why, rule.level, uid)
+
+    def _key(self, index: int) -> str:
+        rule = self.rules[index]
+        return f"{index}:{rule.type}:{rule.metric}"  # a changed config does not inherit state
+
+    def export(self, run_id: str) -> dict[str, Any]:
+        """The run's rule state (which rules fire, the best values seen), for storage."""
+        return {
+            "firing": [self._key(i) for r, i in self._firing if r == run_id],
+            "best": {self._key(i): list(v) for (r, i), v in self._best.items() if r == run_id},
+        }
+
+    def restore(self, run_id: str, state: dict[str, Any]) -> None:
+        """Continue from :meth:`export`'s state (after a collector restart)."""
+        keys = {self._key(i): i for i in range(len(self.rules))}
+        for key in state.get("firing") or []:
+            if key in keys:
+                self._firing.add((run_id, keys[key]))
+        for key, (value, step) in (state.get("best") or {}).items():
+            if key in keys:
+                self._best[(run_id, keys[key])] = (float(value), int(step))
 
     def forget(self, run_id: str) -> None:
         """Drop the state of an ended run."""

@@ -26,18 +26,24 @@ class History:
     def __init__(self, capacity: int = _HISTORY_POINTS) -> None:
         self.capacity = capacity
         self.points: list[tuple[float, float]] = []
-        self._stride = 1
+        self.stride = 1
         self._seen = 0
 
     def add(self, step: float, value: float) -> None:
         """Keep every ``stride``-th point; halve the kept ones when full."""
         self._seen += 1
-        if (self._seen - 1) % self._stride:
+        if (self._seen - 1) % self.stride:
             return
         self.points.append((step, value))
         if len(self.points) >= self.capacity:
             self.points = self.points[::2]
-            self._stride *= 2
+            self.stride *= 2
+
+    def restore(self, points: list[tuple[float, float]], stride: int) -> None:
+        """Continue from kept ``points`` thinned at ``stride`` (a stored summary)."""
+        self.points = points[-self.capacity + 1 :] if len(points) >= self.capacity else points
+        self.stride = max(1, int(stride))
+        self._seen = len(self.points) * self.stride
 
 
 @dataclass

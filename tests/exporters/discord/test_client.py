@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 
 import pytest
 from fake_discord import FakeDiscord
@@ -57,6 +59,7 @@ def test_429_is_honoured_including_global() -> None:
     [
         (404, {"message": "Unknown Webhook", "code": 10015}, WebhookGoneError),
         (404, {"message": "Unknown Channel", "code": 10003}, UnknownThreadError),
+        (401, {"message": "Invalid Webhook Token", "code": 50027}, WebhookGoneError),
         (413, {"message": "Request entity too large", "code": 40005}, TooLargeError),
         (500, {"message": "oops", "code": 0}, RetryableExportError),
         (502, {"message": "bad gateway", "code": 0}, RetryableExportError),
@@ -64,7 +67,7 @@ def test_429_is_honoured_including_global() -> None:
     ],
 )
 def test_answers_are_classified(status: int, body: dict[str, object], error: type) -> None:
-    """404, 413, 5xx and other 4xx answers raise the error the exporter acts on, without the token."""
+    """404, 401, 413, 5xx and other 4xx answers raise the error the exporter acts on, without the token."""
     with FakeDiscord() as fake:
         url = fake.add_webhook()
         fake.fail_next(status, body=body)
@@ -105,3 +108,26 @@ def test_redact_hides_every_token() -> None:
     """Tokens are replaced in URLs wherever they appear in a text."""
     text = "url: https://discord.com/api/webhooks/123/abc-DEF_ghi?wait=true failed"
     assert redact(text) == "url: https://discord.com/api/webhooks/123/***?wait=true failed"
+
+
+def test_no_log_line_shows_the_token_even_in_a_traceback() -> None:
+    """Once a client exists, a line logged anywhere — message, arguments, traceback — shows *** instead of the token."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        _client("http://127.0.0.1:9/api/webhooks/77/tOkEn_SeCrEt-1")
+        log = logging.getLogger("somewhere.else")
+        url = "https://discord.com/api/webhooks/77/tOkEn_SeCrEt-1"
+        log.warning("posting to %s", url)
+        try:
+            raise ValueError(f"bad {url}")
+        except ValueError:
+            log.exception("failed")
+        logging.getLogger("urllib3.connectionpool").warning('"POST %s HTTP/1.1" 200', url)
+    finally:
+        root.removeHandler(handler)
+    text = stream.getvalue()
+    assert "tOkEn_SeCrEt" not in text
+    assert text.count("webhooks/77/***") == 3

@@ -50,6 +50,7 @@ def test_valid_file_loads(monkeypatch: pytest.MonkeyPatch) -> None:
                 "exporters::discord::update_interval_s: must be at least 1",
                 "exporters::discord::events[1]: 'everything' is not one of start, progress,",
                 "exporters::discord::max_attachment_bytes: must be 0 (never attach) or more",
+                "exporters::discord::state_retention_s: must be 0 or more (seconds)",
                 "exporters::discord/rules::rules[0]::above/below: a threshold rule needs above, below",
                 "exporters::discord/rules::rules[1]::steps: a no_improvement rule needs steps",
                 "exporters::discord/rules::rules[2]::type: 'sometimes' is not one of threshold,",

@@ -127,18 +127,30 @@ def test_the_token_never_reaches_the_log(
 def test_user_strings_cannot_ping_everyone(
     tmp_path: Path, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch, config_for: Any
 ) -> None:
-    """A run named @everyone and an alert saying @here ping nobody; the alert pings only the configured role."""
+    """User strings (run name, tags, params, metric names, alert text, exception) that say @everyone, @here or <@id>/<@&id> ping nobody; the alert pings only the configured role."""
     url = fake.add_webhook()
     monkeypatch.setenv("DISCORD_WEBHOOK_URL", url)
-    config = config_for(mention_roles=["555"])
+    config = config_for(mention_roles=["555"], update_interval_s=1)
     with CollectorProcess(tmp_path / "c", config=config) as collector:
-        with trainwire.init(name="@everyone", endpoint=collector.endpoint) as run:
-            run.alert("@here look", "@everyone <@&999> broke it", level="warn")
-        assert wait_for(lambda: len(fake.ok()) >= 3, 20), _titles(fake)
+        with pytest.raises(RuntimeError):
+            with trainwire.init(
+                name="@everyone",
+                tags=["<@&555>"],
+                config={"<@12>": "@here"},
+                endpoint=collector.endpoint,
+            ) as run:
+                run.log({"@everyone": 1.0}, step=1)
+                run.alert("@here look", "@everyone <@&999> broke it", level="warn")
+                assert wait_for(lambda: any("📈" in t for t in _titles(fake)), 20)
+                raise RuntimeError("<@!34> @everyone")
+        assert wait_for(lambda: any("failed" in t for t in _titles(fake)), 20), _titles(fake)
     for request in fake.ok():
         assert request.message is not None and request.message["mention_everyone"] is False
         assert "@everyone" not in request.text and "@here" not in request.text
+        assert "<@" not in request.text.replace(str(request.payload.get("content")), "")
         assert request.payload["allowed_mentions"]["parse"] == []
+        assert request.message["mentions"] == []
+        assert request.message["mention_roles"] in ([], ["555"])
     alert = next(r for r in fake.ok() if r.payload.get("content"))
     assert alert.payload["content"] == "<@&555>"
     assert alert.payload["allowed_mentions"] == {"parse": [], "users": [], "roles": ["555"]}

@@ -23,11 +23,16 @@ def test_truncate_adds_an_ellipsis_only_when_cut() -> None:
     assert truncate("abcdef", 4) == "abc…" and len(truncate("x" * 5000, 4096)) == 4096
 
 
-def test_mass_mentions_are_neutralised() -> None:
-    """@everyone and @here are broken with a zero-width space; other text is kept."""
+def test_mentions_are_neutralised() -> None:
+    """@everyone, @here, user and role mentions are broken with a zero-width space; other text is kept."""
     assert neutralize("hi @everyone and @here, mail a@b.c") == (
         "hi @\u200beveryone and @\u200bhere, mail a@b.c"
     )
+    assert neutralize("<@123> <@!45> <@&678> <#9> a<@b>") == (
+        "<\u200b@123> <\u200b@!45> <\u200b@&678> <#9> a<@b>"
+    )
+    pinging = {"content": neutralize("<@123> <@&678> @everyone")}
+    assert fake_discord.mentions(pinging) == ([], [], False)
 
 
 def test_oversized_embed_is_cut_and_split_into_accepted_messages() -> None:
