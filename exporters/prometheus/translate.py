@@ -60,11 +60,17 @@ def _text(value: Any) -> str:
 def labels_of(
     attributes: Iterable[KeyValue], *, skip: frozenset[str] = frozenset()
 ) -> dict[str, str]:
-    """Attributes as labels; keys that sanitize alike are joined with ``;`` in key order."""
+    """Attributes as labels; keys that sanitize alike are joined with ``;`` in key order.
+
+    ``skip`` holds keys, and label names no attribute may take (``run.id`` → ``run_id``
+    on a run's point must not replace the run's own label).
+    """
     pairs = sorted((kv.key, kv) for kv in attributes if kv.key not in skip)
     labels: dict[str, str] = {}
     for key, kv in pairs:
         name = _label(key)
+        if name in skip:
+            continue
         value = _text(from_any_value(kv.value))
         labels[name] = f"{labels[name]};{value}" if name in labels else value
     return labels

@@ -36,6 +36,16 @@ def test_run_series_carry_run_labels_and_the_step_is_its_own_gauge(harness: Harn
     assert "ml_step=" not in body
 
 
+def test_a_point_attribute_cannot_pose_as_a_run_label(harness: Harness) -> None:
+    """Attributes that sanitize to run_id or rank do not replace the run's own labels."""
+    request, metrics = metrics_request(run_resource())
+    gauge(metrics, "loss", 0.5, **{"run.id": "forged", "rank": "9", "split": "val"})
+    harness.send(request)
+    body = harness.body()
+    assert 'run_id="r1"' in body and 'rank="0"' in body and 'split="val"' in body
+    assert "forged" not in body and 'rank="9"' not in body
+
+
 def test_a_rename_relabels_the_run_without_a_second_series(harness: Harness) -> None:
     """After ``ml.run.rename`` the run's series carry the new name, and only it."""
     harness.send(event(run_resource(), semconv.EVENT_RUN_START, {"name": "old"}))
