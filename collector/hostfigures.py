@@ -13,6 +13,11 @@ them beside a run's metrics::
 
 It is safe to use from several threads. Each figure keeps the value of its newest
 point, so data arriving out of order never replaces a newer value with an older one.
+
+In a Kubernetes pod a run's ``host.name`` is the pod's name while the node's agent
+names its points after the node. When the agent's receivers attribute a process to a
+run (``ml.run.id`` on a process point) and the run's own points were seen with its
+``host.name``, :meth:`HostFiguresTracker.latest` of that name gives the node's figures.
 """
 
 from __future__ import annotations
@@ -135,23 +140,49 @@ _WATCHED = frozenset(
 )
 
 
+_RUN_PROCESSES = frozenset({semconv.PROCESS_MEMORY_USAGE, semconv.NVML_GPU_PROCESS_MEMORY_USAGE})
+"""Receiver points that name the run a process belongs to."""
+_MAX_RUNS = 10_000
+
+
 class HostFiguresTracker:
     """Keeps the latest host and GPU figures per ``host.name``; thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._hosts: dict[str, _HostState] = {}
+        self._run_of_host: dict[str, str] = {}
+        """A run's own ``host.name`` (a pod's name) -> its ``ml.run.id``."""
+        self._node_of_run: dict[str, str] = {}
+        """``ml.run.id`` -> the ``host.name`` of the receivers that saw its processes."""
 
     def observe(self, request: ExportMetricsServiceRequest) -> None:
         """Take the figures out of one metrics request; other metrics are ignored."""
         for rm in request.resource_metrics:
-            host = _attrs(rm.resource.attributes).get(semconv.HOST_NAME)
+            resource = _attrs(rm.resource.attributes)
+            host = resource.get(semconv.HOST_NAME)
             if not isinstance(host, str) or not host:
                 continue
+            run_id = resource.get(semconv.ML_RUN_ID)
+            if isinstance(run_id, str) and self._run_of_host.get(host) != run_id:
+                with self._lock:
+                    _remember(self._run_of_host, host, run_id)
             for sm in rm.scope_metrics:
                 for metric in sm.metrics:
                     if metric.name in _WATCHED:
                         self._observe_metric(host, metric)
+                    elif metric.name in _RUN_PROCESSES and run_id is None:
+                        self._observe_processes(host, metric)
+
+    def _observe_processes(self, host: str, metric: Any) -> None:
+        for point in _points(metric):
+            for kv in point.attributes:
+                if (
+                    kv.key == semconv.ML_RUN_ID
+                    and self._node_of_run.get(kv.value.string_value) != host
+                ):
+                    with self._lock:
+                        _remember(self._node_of_run, kv.value.string_value, host)
 
     def _observe_metric(self, host: str, metric: Any) -> None:
         name = metric.name
@@ -203,8 +234,14 @@ class HostFiguresTracker:
             gpu.put("name", t, hw_name)
 
     def latest(self, host: str) -> HostFigures | None:
-        """The newest figures of ``host`` (a ``host.name``), or None if never seen."""
+        """The newest figures of ``host`` (a ``host.name``), or None if never seen.
+
+        For a run's pod name, those of the node whose receivers saw the run's processes.
+        """
         with self._lock:
+            node = self._node_of_run.get(self._run_of_host.get(host, ""))
+            if node is not None and node != host and node in self._hosts:
+                host = node
             state = self._hosts.get(host)
             if state is None:
                 return None
@@ -240,6 +277,14 @@ class HostFiguresTracker:
         """Every ``host.name`` seen so far, sorted."""
         with self._lock:
             return sorted(self._hosts)
+
+
+def _remember(mapping: dict[str, str], key: str, value: str) -> None:
+    """Set ``key``, forgetting the oldest entry past ``_MAX_RUNS``."""
+    mapping.pop(key, None)
+    mapping[key] = value
+    if len(mapping) > _MAX_RUNS:
+        del mapping[next(iter(mapping))]
 
 
 def _gib(n: int) -> str:

@@ -183,3 +183,28 @@ def test_observe_is_safe_from_several_threads() -> None:
         thread.join()
     assert tracker.hosts() == ["h0", "h1", "h2", "h3"]
     assert all(tracker.latest(h).cpu_utilization == 1.0 for h in tracker.hosts())  # type: ignore[union-attr]
+
+
+def run_request(run_id: str, pod: str) -> Any:
+    """A run's own metrics from inside a pod: its host.name is the pod's name."""
+    req = request(pod, [("loss", 0.5, {}, 10)])
+    req.resource_metrics[0].resource.attributes.extend(to_attributes({semconv.ML_RUN_ID: run_id}))
+    return req
+
+
+def test_a_runs_pod_name_gives_the_figures_of_the_node_running_its_processes() -> None:
+    """In Kubernetes the run says host.name=<pod>; the agent on node-7 attributed the run's
+    GPU process, so latest(<pod>) is node-7's figures. Another pod's run stays unknown."""
+    tracker = HostFiguresTracker()
+    tracker.observe(node_request())
+    tracker.observe(run_request("run-1", "trainer-0"))
+    tracker.observe(run_request("run-2", "trainer-9"))
+    assert tracker.latest("trainer-0") is None  # nothing says where its processes run yet
+    process = {semconv.PROCESS_PID: 4242, semconv.ML_RUN_ID: "run-1", semconv.HW_ID: UUID0}
+    tracker.observe(
+        request("node-7", [(semconv.NVML_GPU_PROCESS_MEMORY_USAGE, 2 * GIB, process, 11)])
+    )
+    figures = tracker.latest("trainer-0")
+    assert figures is not None and figures == tracker.latest("node-7")
+    assert figures.host == "node-7" and figures.cpu_utilization == 0.42
+    assert tracker.latest("trainer-9") is None
