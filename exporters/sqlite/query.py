@@ -21,6 +21,8 @@ Shapes (times are integers, ns since the epoch; ``*_at`` the same as ISO 8601 UT
     metrics   -> {"run_id", "metrics": [{"key", "attributes", "source" ("logged" | "system"),
                   "unit", "total", "downsampled", "step" [int|None], "time" [int],
                   "value" [number|str]}]}
+    histograms -> {"run_id", "histograms": [{"key", "attributes", "source", "unit", "type",
+                  "total", "points": [{"step", "time", "count", "sum", "min", "max", ...}]}]}
     artifacts -> {"run_id", "artifacts": [{"name", "kind", "sha256", "size", "mime_type",
                   "time", "created_at"}]}     (latest version of each name)
     events    -> {"run_id", "events": [{"id", "name", "time", "severity", "severity_text",
@@ -244,6 +246,33 @@ class RunQuery:
                     }
                 )
         return {"run_id": run_id, "metrics": out}
+
+    def histograms(
+        self,
+        ref: str,
+        *,
+        key: str | None = None,
+        from_step: int | None = None,
+        to_step: int | None = None,
+        limit: int | None = None,
+    ) -> dict[str, Any]:
+        """The run's distributions (``log_histogram``, OTel histograms and summaries).
+
+        Returns ``{"run_id", "histograms": [series]}`` (see
+        :mod:`~trainwire.exporters.sqlite.histograms`); an unknown key gives an empty list.
+        """
+        from trainwire.exporters.sqlite.histograms import histogram_series
+
+        if limit is not None and limit < 1:
+            raise InvalidQueryError(f"limit must be 1 or more, got {limit}")
+        if from_step is not None and to_step is not None and from_step > to_step:
+            raise InvalidQueryError(f"from_step {from_step} is after to_step {to_step}")
+        with self._lock:
+            run_id = self.resolve(ref)
+            series = histogram_series(
+                self._conn, run_id, key=key, from_step=from_step, to_step=to_step, limit=limit
+            )
+        return {"run_id": run_id, "histograms": series}
 
     # -- artifacts --------------------------------------------------------------------
 

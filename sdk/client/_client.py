@@ -9,7 +9,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from trainwire.client._files import Progress, points_of, read_verified, write_verified
+from trainwire.client._files import (
+    _NON_FINITE,
+    Progress,
+    points_of,
+    read_verified,
+    write_verified,
+)
 from trainwire.client._watch import ArtifactStatus, ArtifactWatch, poll_artifact, poll_run
 
 __all__ = ["Client"]
@@ -23,6 +29,7 @@ class Backend(Protocol):
     def metrics(self, ref: str, **query: Any) -> dict[str, Any]: ...
     def artifacts(self, ref: str) -> dict[str, Any]: ...
     def events(self, ref: str, **query: Any) -> dict[str, Any]: ...
+    def histograms(self, ref: str, **query: Any) -> dict[str, Any]: ...
     def open_artifact(
         self, ref: str, name: str
     ) -> tuple[str | None, int | None, Iterator[bytes]]: ...
@@ -183,6 +190,25 @@ class Client:
         frame = pd.DataFrame(points, columns=["key", "step", "time", "value", "source"])
         frame["step"] = frame["step"].astype("Int64")  # system metrics have no step
         return frame
+
+    def histograms(
+        self,
+        run_id: str,
+        key: str | None = None,
+        *,
+        from_step: int | None = None,
+        to_step: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """The run's distributions (``run.log_histogram``, OpenTelemetry histograms and
+        summaries), one dict a series with its ``points``: ``step, time, count, sum, min,
+        max`` and the buckets (``bounds`` and ``counts`` for ``log_histogram``)."""
+        body = self._backend.histograms(run_id, key=key, from_step=from_step, to_step=to_step)
+        series: list[dict[str, Any]] = body["histograms"]
+        for one in series:
+            for point in one["points"]:
+                for field in ("sum", "min", "max"):
+                    point[field] = _NON_FINITE.get(point[field], point[field])
+        return series
 
     def events(self, run_id: str, **query: Any) -> list[dict[str, Any]]:
         """The run's events (console lines, alerts, artifacts, ...), oldest first."""

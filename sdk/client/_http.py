@@ -71,6 +71,10 @@ class HttpBackend:
         """``GET /api/runs/{ref}/artifacts``."""
         return self._json(f"/api/runs/{_part(ref)}/artifacts")
 
+    def histograms(self, ref: str, **query: Any) -> dict[str, Any]:
+        """``GET /api/runs/{ref}/histograms``."""
+        return self._json(f"/api/runs/{_part(ref)}/histograms", query)
+
     def events(self, ref: str, **query: Any) -> dict[str, Any]:
         """``GET /api/runs/{ref}/events``."""
         return self._json(f"/api/runs/{_part(ref)}/events", query)

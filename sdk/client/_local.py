@@ -37,6 +37,10 @@ class LocalBackend:
         """The run's artifacts."""
         return self._query.artifacts(ref)
 
+    def histograms(self, ref: str, **query: Any) -> dict[str, Any]:
+        """The run's distributions."""
+        return self._query.histograms(ref, **_set(query))
+
     def events(self, ref: str, **query: Any) -> dict[str, Any]:
         """The run's events."""
         return self._query.events(ref, **_set(query))

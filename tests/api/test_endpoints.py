@@ -140,6 +140,7 @@ def test_openapi_document_lists_every_route(api: Served) -> None:
         "/api/runs",
         "/api/runs/{run_id}",
         "/api/runs/{run_id}/metrics",
+        "/api/runs/{run_id}/histograms",
         "/api/runs/{run_id}/artifacts",
         "/api/runs/{run_id}/artifacts/{name}",
         "/api/runs/{run_id}/events",

@@ -31,6 +31,7 @@ OPERATIONS = [
     "/api/runs",
     "/api/runs/{run_id}",
     "/api/runs/{run_id}/metrics",
+    "/api/runs/{run_id}/histograms",
     "/api/runs/{run_id}/artifacts",
     "/api/runs/{run_id}/artifacts/{name}",
     "/api/runs/{run_id}/events",

@@ -61,6 +61,7 @@ def log_runs(directory: Path, **where: str) -> dict[str, str]:
         run.log({"loss": float("nan")}, step=5)
         run.summary({"best_acc": 0.8})
         run.alert("loss is NaN", "at step 5", level="warn")
+        run.log_histogram("weights", [0.5, 1.0, 1.0, 2.0], step=5)
         run.log_text("hello", "notes.txt")
         run.log_artifact(model, "ckpt/model.bin")
         ids["alpha"] = run.id

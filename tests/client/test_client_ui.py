@@ -54,7 +54,7 @@ def _same(value: Any) -> str:
 
 
 def test_file_and_url_answer_the_same(ui: tuple[Path, str]) -> None:
-    """runs, run, metrics, artifacts, events and artifact bytes match between the two."""
+    """runs, run, metrics, histograms, artifacts, events and bytes match between the two."""
     db, url = ui
     with trainwire.Client(db) as local, trainwire.Client(url) as remote:
         assert _same(local.runs()) == _same(remote.runs())
@@ -65,6 +65,8 @@ def test_file_and_url_answer_the_same(ui: tuple[Path, str]) -> None:
             assert _same(local.metrics(ref)) == _same(remote.metrics(ref))
             assert _same(local.artifacts(ref)) == _same(remote.artifacts(ref))
             assert _same(local.events(ref)) == _same(remote.events(ref))
+            assert _same(local.histograms(ref)) == _same(remote.histograms(ref))
+        assert [h["key"] for h in local.histograms("alpha")] == ["weights"]
         assert _same(local.metrics("alpha", "acc", max_points=2)) == _same(
             remote.metrics("alpha", "acc", max_points=2)
         )

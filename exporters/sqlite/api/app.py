@@ -59,6 +59,7 @@ def make_app(
     app.router.add_get("/api/runs", _runs)
     app.router.add_get("/api/runs/{run_id}", _run)
     app.router.add_get("/api/runs/{run_id}/metrics", _metrics)
+    app.router.add_get("/api/runs/{run_id}/histograms", _histograms)
     app.router.add_get("/api/runs/{run_id}/artifacts", _artifacts)
     app.router.add_get("/api/runs/{run_id}/artifacts/{name:.+}", _artifact)
     app.router.add_get("/api/runs/{run_id}/events", _events)
@@ -197,6 +198,15 @@ async def _metrics(request: web.Request) -> web.Response:
     params = _params(request, _METRICS_PARAMS)
     run_id, query = request.match_info["run_id"], request.app[QUERY_KEY]
     return _json(await _call(request, lambda: query.metrics(run_id, **params)))
+
+
+_HISTOGRAMS_PARAMS = {"key": str, "from_step": int, "to_step": int, "limit": int}
+
+
+async def _histograms(request: web.Request) -> web.Response:
+    params = _params(request, _HISTOGRAMS_PARAMS)
+    run_id, query = request.match_info["run_id"], request.app[QUERY_KEY]
+    return _json(await _call(request, lambda: query.histograms(run_id, **params)))
 
 
 async def _artifacts(request: web.Request) -> web.Response:

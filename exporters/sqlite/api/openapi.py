@@ -124,6 +124,49 @@ _SCHEMAS: dict[str, Any] = {
             "metrics": {"type": "array", "items": {"$ref": "#/components/schemas/Series"}},
         },
     },
+    "HistogramSeries": {
+        "type": "object",
+        "required": ["key", "attributes", "source", "unit", "type", "total", "points"],
+        "properties": {
+            "key": {"type": "string"},
+            "attributes": {"type": "object"},
+            "source": {"type": "string", "enum": ["logged", "system"]},
+            "unit": {"type": "string"},
+            "type": {
+                "type": "string",
+                "enum": ["histogram", "exponential_histogram", "summary"],
+            },
+            "total": {"type": "integer", "description": "points in range before limit"},
+            "points": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "description": "bounds/counts (histogram), scale/zero_count/positive/"
+                    "negative (exponential_histogram) or quantiles (summary) besides these",
+                    "required": ["step", "time", "count", "sum", "min", "max"],
+                    "properties": {
+                        "step": _NULLABLE_INT,
+                        "time": {"type": "integer"},
+                        "count": {"type": "integer"},
+                        "sum": {**_NUMBER, "nullable": True},
+                        "min": {**_NUMBER, "nullable": True},
+                        "max": {**_NUMBER, "nullable": True},
+                    },
+                },
+            },
+        },
+    },
+    "Histograms": {
+        "type": "object",
+        "required": ["run_id", "histograms"],
+        "properties": {
+            "run_id": {"type": "string"},
+            "histograms": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/HistogramSeries"},
+            },
+        },
+    },
     "Artifact": {
         "type": "object",
         "required": ["name", "kind", "sha256", "size", "mime_type", "time", "created_at"],
@@ -277,6 +320,22 @@ def openapi_document() -> dict[str, Any]:
                         _param("limit", "integer", "only the first this many points"),
                     ],
                     "responses": {**_ok("Metrics", "the series"), **_errors(400, 401, 404)},
+                }
+            },
+            "/api/runs/{run_id}/histograms": {
+                "get": {
+                    "summary": "Distributions: log_histogram, OpenTelemetry histograms, summaries",
+                    "parameters": [
+                        _RUN_ID,
+                        _param("key", "string", "one name (all when absent)"),
+                        _param("from_step", "integer", "first step (inclusive)"),
+                        _param("to_step", "integer", "last step (inclusive)"),
+                        _param("limit", "integer", "only each series' first this many points"),
+                    ],
+                    "responses": {
+                        **_ok("Histograms", "the distributions"),
+                        **_errors(400, 401, 404),
+                    },
                 }
             },
             "/api/runs/{run_id}/artifacts": {
