@@ -35,7 +35,20 @@ def rename(db_path: Path | None, run_ref: str, name: str) -> None:
             rename_run(conn, run_id, name)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="NAME") from None
+        namesakes = [
+            row[0]
+            for row in conn.execute(
+                "SELECT run_id FROM runs WHERE name = ? AND run_id != ? ORDER BY run_id",
+                (name, run_id),
+            )
+        ]
     click.echo(f"renamed {run_id}: {old} -> {name}")
+    if namesakes:
+        click.echo(
+            f"note: {', '.join(namesakes)} {'is' if len(namesakes) == 1 else 'are'} also named"
+            f" {name!r}; refer to these runs by id (or a unique prefix of one)",
+            err=True,
+        )
 
 
 @click.command()

@@ -95,6 +95,17 @@ def test_rename_changes_the_name_and_keeps_the_id(store: Any) -> None:
     assert empty.exit_code == 2 and "name is empty" in empty.output
 
 
+def test_rename_to_a_name_in_use_says_refs_become_ambiguous(store: Any) -> None:
+    """Renaming to another run's name works, with a note naming that run and to use ids."""
+    result = store.cli("rename", "gamma", "beta")
+    assert result.exit_code == 0, result.output
+    assert f"note: {store.ids['beta']} is also named 'beta'" in result.output
+    assert "by id" in result.output
+    ambiguous = store.cli("show", "beta")
+    assert ambiguous.exit_code == 1 and store.ids["gamma"] in ambiguous.output
+    assert "note:" not in store.cli("rename", "alpha", "alpha-2").output
+
+
 def test_rm_asks_first_and_keeps_shared_blobs(store: Any) -> None:
     """rm asks; 'n' keeps the run. After 'y' the run and its rows are gone; a blob another
     run references stays, the run's own blob is deleted."""
