@@ -95,7 +95,7 @@ def runs(
             click.echo(json.dumps(body, indent=2))
             return
         if as_csv:
-            _write_csv(body["runs"])
+            _write_csv(body["runs"], _params_and_summaries(store_path(db_path), body["runs"]))
             return
         latest = _latest(store_path(db_path), [run["id"] for run in body["runs"]])
     filtered = any(v is not None for v in (*filters.values(), where))
@@ -138,13 +138,45 @@ def _print_table(
     Console(width=max(120, Console().width)).print(table)
 
 
-def _write_csv(records: list[dict[str, Any]]) -> None:
+def _params_and_summaries(path: Path, records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each run's ``params.KEY`` and ``summary.KEY`` (explicit, else the metric's last value)."""
+    from trainwire.exporters.sqlite import StoreReader
+
+    extra: dict[str, dict[str, Any]] = {}
+    with StoreReader(path) as store:
+        for run in records:
+            run_id = run["id"]
+            summary = {k: v.value for k, v in store.latest_metrics(run_id).items()}
+            summary.update(store.summary(run_id))
+            extra[run_id] = {f"params.{k}": v for k, v in store.params(run_id).items()}
+            extra[run_id].update({f"summary.{k}": v for k, v in summary.items()})
+    return extra
+
+
+def _write_csv(records: list[dict[str, Any]], extra: dict[str, dict[str, Any]]) -> None:
+    """One row a run: its fields, then a column for every param and summary key of any run."""
+    keys = {key for values in extra.values() for key in values}
+    more = sorted(k for k in keys if k.startswith("params.")) + sorted(
+        k for k in keys if k.startswith("summary.")
+    )
     writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(_CSV_COLUMNS)
+    writer.writerow([*_CSV_COLUMNS, *more])
     for run in records:
         row = {**run, "tags": ";".join(f"{k}={v}" for k, v in run.get("tags", {}).items())}
         row["labels"] = ";".join(run.get("labels", []))
-        writer.writerow(["" if row.get(c) is None else row[c] for c in _CSV_COLUMNS])
+        values = extra.get(run["id"], {})
+        writer.writerow(
+            ["" if row.get(c) is None else row[c] for c in _CSV_COLUMNS]
+            + [_cell(values.get(k)) for k in more]
+        )
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)  # nan, inf and full precision
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 @click.command()

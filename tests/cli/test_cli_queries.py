@@ -39,6 +39,17 @@ def test_runs_filters_as_csv(cli: Callable[..., Result], args: list[str], names:
     assert _names(result) == names
 
 
+def test_runs_csv_has_a_column_per_param_and_summary(cli: Callable[..., Result]) -> None:
+    """--csv adds params.KEY and summary.KEY columns (the summary, else the last value)."""
+    result = cli("runs", "--csv", "--sort", "name")
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row for row in csv.DictReader(io.StringIO(result.output))}
+    assert rows["alpha"]["params.lr"] == "0.1" and rows["alpha"]["params.opt.name"] == "adam"
+    assert rows["beta"]["params.lr"] == "0.5" and rows["beta"]["params.opt.name"] == ""
+    assert rows["alpha"]["summary.best_acc"] == "0.8" and rows["gamma"]["summary.best_acc"] == ""
+    assert rows["alpha"]["summary.loss"] == "nan" and rows["beta"]["summary.loss"] == "3.0"
+
+
 def test_runs_json_is_the_api_body(cli: Callable[..., Result], pristine: Any) -> None:
     """--json prints {"runs", "total", ...} with each run's id, status, tags and labels."""
     result = cli("runs", "--json", "--sort", "name", "--limit", "2")
