@@ -63,6 +63,10 @@ def test_gateway_service_exposes_otlp_api_and_metrics(render: Any) -> None:
     assert config["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"] == "0.0.0.0:4317"
     assert config["exporters"]["sqlite"]["api"]["endpoint"] == "0.0.0.0:8080"
     assert config["exporters"]["prometheus"]["endpoint"] == "0.0.0.0:9464"
+    # Run events give the exporter each run's name and end (crash ends from liveness too).
+    pipelines = config["service"]["pipelines"]
+    for pipeline in ("metrics", "logs", "logs/liveness"):
+        assert "prometheus" in pipelines[pipeline]["exporters"]
 
 
 def test_ingress_routes_to_the_api_port(render: Any) -> None:

@@ -121,13 +121,14 @@ service:
       receivers: [otlp]
       processors: [memory_limiter]
       exporters: {{ concat (list "sqlite" "liveness") $extra $events | toJson }}
+    # prometheus learns run names (ml.run.start/rename) and ends (ml.run.end) from events.
     logs:
       receivers: [otlp]
       processors: [memory_limiter]
-      exporters: {{ concat (list "sqlite" "liveness") $events | toJson }}
+      exporters: {{ concat (list "sqlite" "liveness") $extra $events | toJson }}
     logs/liveness:
       receivers: [liveness]
-      exporters: {{ concat (list "sqlite") $events | toJson }}
+      exporters: {{ concat (list "sqlite") $extra $events | toJson }}
     traces:
       receivers: [otlp]
       processors: [memory_limiter]
