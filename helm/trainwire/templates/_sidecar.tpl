@@ -47,10 +47,21 @@ that depends on trainwire (installed there with mode: sidecar, which renders the
     - {name: trainwire-tmp, mountPath: /tmp}
 {{- end -}}
 
-{{/* The training container's environment: send to the sidecar. */}}
+{{/*
+The training container's environment: send to the sidecar, and name the pod in the run's
+resource, so that the agent's nvml receiver can tie GPU memory to the run (cgroup v2 hides
+the pod from the process). A container setting OTEL_RESOURCE_ATTRIBUTES itself keeps
+k8s.pod.uid=$(POD_UID) in it.
+*/}}
 {{- define "trainwire.sidecar.env" -}}
 - name: TRAINWIRE_ENDPOINT
   value: http://localhost:4317
+- name: POD_UID
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.uid
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: k8s.pod.uid=$(POD_UID)
 {{- end -}}
 
 {{/* The sidecar's volumes: its config (the release's ConfigMap) and its queue. */}}
