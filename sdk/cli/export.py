@@ -45,8 +45,8 @@ _FORMATS = ("jsonl", "csv", "whirr")
     "artifacts_dir",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="The artifact store to copy from (default: trainwire-artifacts/ beside the store;"
-    " a collector's is its artifacts directory).",
+    help="The artifact store to copy from (implies --with-artifacts; default:"
+    " trainwire-artifacts/ beside the store; a collector's is its artifacts directory).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def export(
@@ -95,7 +95,7 @@ def export(
 
             files = export_run(reader, conn, run_id, directory, format=format_, progress=progress)
             names = [f.name for f in files]
-            if with_artifacts:
+            if with_artifacts or artifacts_dir is not None:
                 copied = _copy_artifacts(db_path, artifacts_dir, run_id, directory, bar)
                 names.append(f"artifacts/ ({copied})")
     click.echo(f"exported {run_id} ({format_}) to {directory}: " + ", ".join(names))

@@ -128,7 +128,7 @@ def test_export_names_the_artifacts_it_could_not_copy(
         notes = next(a for a in client.artifacts("left") if a["name"] == "notes.txt")
     blob_path(store.blobs, notes["sha256"]).unlink()
     out = tmp_path / "out"
-    result = store.cli("export", "left", "-o", str(out), "--with-artifacts")
+    result = store.cli("export", "left", "-o", str(out), "--artifacts", str(store.blobs))
     assert result.exit_code == 1
     assert "1 of 2 artifacts could not be copied (the others were)" in result.output
     assert "notes.txt" in result.output and "--artifacts DIR" in result.output
