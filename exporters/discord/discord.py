@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -131,7 +132,13 @@ class DiscordExporter:
             info = RunInfo(run_id, first_seen_s=self._clock())
             stored = await self.poster.state.summary(run_id)
             if stored is not None:
-                self.rules.restore(run_id, load_run(info, stored))
+                rules = load_run(info, stored)
+                self.rules.restore(run_id, rules)
+                # Alerts raised but not yet posted when the collector stopped: the rule
+                # that raised them is restored as firing, so it would not raise them again.
+                for pending in rules.get("pending") or []:
+                    with contextlib.suppress(TypeError):
+                        self._pending_alerts.append(Alert(**pending))
             info = self.runs.setdefault(run_id, info)
         self._changed.add(run_id)
         return info
@@ -175,6 +182,7 @@ class DiscordExporter:
         async with self._alert_lock:
             while self._pending_alerts:
                 alert = self._pending_alerts[0]
+                self._changed.add(alert.run_id)  # its summary no longer lists it pending
                 run = self.runs.get(alert.run_id)
                 if self.alerts_wanted():
                     post = alert_post(run, alert.title, alert.text, alert.level)
@@ -260,7 +268,11 @@ class DiscordExporter:
         for run_id in changed:
             run = self.runs.get(run_id)
             if run is not None:
-                text = dump_run(run, chart_series(run, chart), self.rules.export(run_id))
+                rules = self.rules.export(run_id)
+                rules["pending"] = [
+                    dataclasses.asdict(a) for a in self._pending_alerts if a.run_id == run_id
+                ]
+                text = dump_run(run, chart_series(run, chart), rules)
                 await self.poster.state.save_summary(run_id, text)
 
     async def run_ended(self, run: RunInfo) -> None:

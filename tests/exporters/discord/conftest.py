@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from trainwire.testing import CollectorProcess
 
 # The tests run with --import-mode=importlib, so the fake (a package) is loaded by path, once.
 if "fake_discord" not in sys.modules:
@@ -61,6 +63,32 @@ def collector_config(port: int = 0, log_level: str = "info", **settings: Any) ->
 def config_for() -> Any:
     """``config_for(**settings)``: the collector config with those discord settings."""
     return collector_config
+
+
+@pytest.fixture
+def restart() -> Iterator[Callable[..., CollectorProcess]]:
+    """``restart(collector, between=None)``: stop it, call ``between()``, and start a new
+    collector process on its directory (same config file, storage and store); stopped at
+    the end of the test.
+
+    A new ``CollectorProcess`` rather than ``stop(); start()`` on the same one: the old
+    process's output reader can still be finishing and would mark the new start done.
+    """
+    started: list[CollectorProcess] = []
+
+    def _restart(
+        old: CollectorProcess, between: Callable[[], None] | None = None
+    ) -> CollectorProcess:
+        old.stop()
+        if between is not None:
+            between()
+        new = CollectorProcess(old.directory)  # its otel-config.yaml is already there
+        started.append(new)
+        return new.start()
+
+    yield _restart
+    for process in started:
+        process.stop()
 
 
 @pytest.fixture

@@ -86,7 +86,11 @@ def _alert_request(uid: str) -> Any:
 
 
 def test_an_event_replayed_after_a_restart_is_posted_once(
-    tmp_path: Path, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch, config_for: Any
+    tmp_path: Path,
+    fake: FakeDiscord,
+    monkeypatch: pytest.MonkeyPatch,
+    config_for: Any,
+    restart: Any,
 ) -> None:
     """The same alert (same log.record.uid) sent again after a collector restart is not posted twice."""
     url = fake.add_webhook()
@@ -98,8 +102,7 @@ def test_an_event_replayed_after_a_restart_is_posted_once(
         with grpc.insecure_channel(collector.endpoint) as channel:
             LogsServiceStub(channel).Export(request, timeout=10)
         assert wait_for(lambda: fake.ok(), 20)
-        collector.stop()
-        collector.start()
+        collector = restart(collector)
         with grpc.insecure_channel(collector.endpoint) as channel:
             LogsServiceStub(channel).Export(request, timeout=10)
             LogsServiceStub(channel).Export(_alert_request("alert-uid-2"), timeout=10)

@@ -17,7 +17,11 @@ def _titles(fake: FakeDiscord, thread_id: str) -> list[str]:
 
 
 def test_thread_per_run_survives_restart_and_resume(
-    tmp_path: Path, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch, config_for: Any
+    tmp_path: Path,
+    fake: FakeDiscord,
+    monkeypatch: pytest.MonkeyPatch,
+    config_for: Any,
+    restart: Any,
 ) -> None:
     """The run start opens a thread named after the run; after a collector restart and again when the run is resumed, everything is posted in that same thread."""
     url = fake.add_webhook("forum")
@@ -31,8 +35,7 @@ def test_thread_per_run_survives_restart_and_resume(
         (thread_id,) = fake.threads
         assert fake.threads[thread_id] == "lora-r16"
         assert run.flush(timeout_s=10)
-        collector.stop()
-        collector.start()
+        collector = restart(collector)
         run.alert("checkpoint saved", "epoch 1", level="info")
         run.finish()
         assert wait_for(lambda: any("completed" in t for t in _titles(fake, thread_id)), 30)

@@ -43,7 +43,11 @@ def test_a_post_split_over_messages_is_resumed_not_reposted(
 
 
 def test_the_end_summary_covers_the_run_across_a_collector_restart(
-    tmp_path: Path, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch, config_for: Any
+    tmp_path: Path,
+    fake: FakeDiscord,
+    monkeypatch: pytest.MonkeyPatch,
+    config_for: Any,
+    restart: Any,
 ) -> None:
     """Latest and best values, and the chart, seen before a collector restart are in the end summary posted after it."""
     monkeypatch.setenv("DISCORD_WEBHOOK_URL", fake.add_webhook())
@@ -54,8 +58,7 @@ def test_the_end_summary_covers_the_run_across_a_collector_restart(
         for step in range(100):
             run.log({"loss": 1.0 + abs(step - 60) / 10, "warmup_lr": step / 100}, step=step)
         assert run.flush(timeout_s=10)
-        collector.stop()
-        collector.start()
+        collector = restart(collector)
         for step in range(100, 150):
             run.log({"loss": 5.0 + step / 100}, step=step)
         run.finish()
@@ -68,6 +71,31 @@ def test_the_end_summary_covers_the_run_across_a_collector_restart(
     assert fields["loss"] == "6.49"
     assert "**Last step** 149" in summary["description"]
     assert "blue: loss (1 … 7)" in summary["description"]
+
+
+def test_an_alert_raised_while_discord_is_down_survives_a_collector_restart(
+    tmp_path: Path,
+    fake: FakeDiscord,
+    monkeypatch: pytest.MonkeyPatch,
+    config_for: Any,
+    restart: Any,
+) -> None:
+    """A NaN alert that could not be posted (503s) before the collector stopped is posted once after it starts again."""
+    monkeypatch.setenv("DISCORD_WEBHOOK_URL", fake.add_webhook())
+    fake.fail_next(503, count=10_000)
+    rules = [{"type": "nan", "metric": "loss"}]
+    config = config_for(free_port(), events=["alerts"], rules=rules)
+    collector = CollectorProcess(tmp_path / "c", config=config)
+    with collector:
+        run = trainwire.init(name="diverged", endpoint=collector.endpoint)
+        run.log({"loss": float("nan")}, step=1)  # the replay cannot re-arm the rule
+        assert run.flush(timeout_s=10)
+        assert wait_for(lambda: 503 in fake.statuses(), 20)
+        collector = restart(collector, between=fake.recover)
+        assert wait_for(lambda: fake.ok(), 20)
+        run.finish()
+        assert run.flush(timeout_s=10)
+    assert _titles(fake) == ["⚠️ loss is not finite"]
 
 
 def _end_of_rank(run_id: str, rank: Any, uid: str) -> Any:

@@ -149,6 +149,11 @@ class FakeDiscord:
         with self._lock:
             self._failures += [None] * after + [failure] * count
 
+    def recover(self) -> None:
+        """Forget the failures ``fail_next`` has not answered yet."""
+        with self._lock:
+            self._failures.clear()
+
     def arm_global_429(self, retry_after_s: float) -> None:
         """Answer the next request with a global 429 (``"global": true``)."""
         with self._lock:
