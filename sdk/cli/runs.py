@@ -232,10 +232,28 @@ def show(db_path: Path | None, run_ref: str) -> None:
             ]
             table.add_row(*row, *([str(m.get("nan_count") or 0)] if nans else []))
         console.print(table)
+    if len(run.get("ranks") or []) > 1:
+        console.print(_ranks_table(run["ranks"]))
     if other:
         console.print(_kv_table("system and OpenTelemetry metrics (latest)", other))
     if artifacts:
         console.print(artifact_table(artifacts))
+
+
+def _ranks_table(ranks: list[dict[str, Any]]) -> Table:
+    table = Table(title="ranks", title_justify="left")
+    for column in ("rank", "status", "host", "pid", "ended", "exit code"):
+        table.add_column(column)
+    for r in ranks:
+        table.add_row(
+            str(r.get("rank")),
+            status_text(str(r.get("status"))),
+            str(r.get("host") or "-"),
+            str(r.get("pid") or "-"),
+            when(r.get("end_time")),
+            "-" if r.get("exit_code") is None else str(r["exit_code"]),
+        )
+    return table
 
 
 def artifact_table(artifacts: list[dict[str, Any]]) -> Table:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from click.testing import CliRunner, Result
 import trainwire
 from trainwire.cli import main
 from trainwire.exporters.sqlite.blobs import blob_path
+from trainwire.testing import clean_environment
 
 
 class Store:
@@ -134,3 +136,38 @@ def test_export_names_the_artifacts_it_could_not_copy(
     assert "notes.txt" in result.output and "--artifacts DIR" in result.output
     assert (out / "artifacts" / "ckpt" / "model.bin").exists()
     assert not (out / "artifacts" / "notes.txt").exists()
+
+
+RANK_SCRIPT = """
+import trainwire
+with trainwire.init(name="ddp", db_path={db!r}, system_metrics=False, capture_pip=False) as run:
+    run.log({{"loss": 1.0}}, step=0)
+"""
+
+
+def test_show_lists_each_rank_of_a_distributed_run(tmp_path: Path) -> None:
+    """Two ranks of one job (separate processes): show has a row per rank with its pid."""
+    db = tmp_path / "ddp.db"
+    script = tmp_path / "rank.py"
+    script.write_text(RANK_SCRIPT.format(db=str(db)))
+    ranks = [
+        subprocess.Popen(
+            [sys.executable, str(script)],
+            cwd=tmp_path,
+            env={
+                **clean_environment(),
+                "TRAINWIRE_DIR": str(tmp_path / "runs"),
+                "TRAINWIRE_RUN_ID": "job42",
+                "TRAINWIRE_RANK": str(rank),
+                "TRAINWIRE_WORLD_SIZE": "2",
+            },
+        )
+        for rank in (0, 1)
+    ]
+    assert [p.wait(timeout=120) for p in ranks] == [0, 0]
+    result = Store(db, {}).cli("show", "job42")
+    assert result.exit_code == 0, result.output
+    assert "world size 2" in result.output
+    rows = [line for line in result.output.splitlines() if "completed" in line and "│" in line]
+    assert sorted(row.split("│")[1].strip() for row in rows) == ["0", "1"]
+    assert {row.split("│")[4].strip() for row in rows} == {str(p.pid) for p in ranks}
