@@ -110,12 +110,14 @@ class SqliteExporter:
         while True:
             await asyncio.sleep(lease_s / 3)
             conn = self._conn
-            if conn is None:
+            if conn is None or self._executor is None:
                 return
             try:
                 await self._run(lambda c=conn: renew_leases(c, lease_s))
             except (sqlite3.Error, RetryableExportError) as exc:
                 logger.warning("%s: could not renew run leases: %s", self.id, exc)
+            except RuntimeError:  # the writer thread shut down meanwhile: we are stopping
+                return
 
     async def push(self, signal: Signal, request: Any) -> None:
         """Commit ``request`` (metrics, logs or traces) in one transaction.
