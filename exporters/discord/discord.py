@@ -7,7 +7,7 @@ metrics requests only update each run's latest values, the alert rules and the
 host figures. Progress is posted by a background task, at most every
 ``update_interval_s`` per run and only while the rate-limit bucket has room, so
 start, end and alert messages always go first and progress is coalesced.
-Each run's compact summary is saved to storage every ``_SAVE_EVERY_S`` (and at
+Each run's compact summary is saved to storage (:class:`RunBook`; every 10 s and at
 shutdown), so the end summary after a collector restart still covers the whole run.
 """
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -37,13 +36,12 @@ from trainwire.exporters.discord.events import RunEvents
 from trainwire.exporters.discord.messages import (
     Post,
     alert_post,
-    chart_series,
     progress_embed,
 )
 from trainwire.exporters.discord.poster import Poster
 from trainwire.exporters.discord.rules import Alert, RuleEngine
+from trainwire.exporters.discord.runbook import RunBook
 from trainwire.exporters.discord.runs import RunInfo, run_points
-from trainwire.exporters.discord.snapshot import dump_run, load_run
 from trainwire.exporters.discord.state import DiscordState, MemoryKeyValue
 
 __all__ = ["DiscordExporter"]
@@ -52,9 +50,6 @@ logger = logging.getLogger(__name__)
 
 _RESERVED = 2
 """Requests of a bucket that progress leaves for run events and alerts."""
-_SAVE_EVERY_S = 10.0
-"""How often changed run summaries are written to storage."""
-_PRUNE_EVERY_S = 600.0
 
 
 class DiscordExporter:
@@ -74,11 +69,7 @@ class DiscordExporter:
         self._transport = transport
         self._clock = clock
         self._wall_clock = wall_clock
-        self._changed: set[str] = set()
-        """Runs whose summary changed since it was last saved."""
-        self._saved_at = clock()
-        self._pruned_at = -_PRUNE_EVERY_S
-        self.runs: dict[str, RunInfo] = {}
+        self.book: RunBook | None = None
         self.hosts = HostFiguresTracker()
         self.rules = RuleEngine(config.rules)
         self.poster: Poster | None = None
@@ -117,31 +108,26 @@ class DiscordExporter:
         self.poster = Poster(
             self.config, client=client_, state=DiscordState(store), name=str(self.id)
         )
-        self.events = RunEvents(self, self.poster)
+        self.book = RunBook(
+            self.poster.state,
+            self.rules,
+            self._pending_alerts,
+            chart_metrics=self.config.chart_metrics,
+            retention_s=self.config.state_retention_s,
+            clock=self._clock,
+            wall_clock=self._wall_clock,
+        )
+        self.events = RunEvents(self, self.poster, self.book)
         interval = self.config.update_interval_s
         self._task = asyncio.create_task(self._progress_loop(interval), name=f"{self.id} progress")
         logger.info(
             "%s: posting to Discord webhook %s (%s mode)", self.id, parsed[0], self.config.mode
         )
 
-    async def load_run(self, run_id: str) -> RunInfo:
-        """The run's record: on first sight, from its stored summary when it has one."""
-        info = self.runs.get(run_id)
-        if info is None:
-            assert self.poster is not None
-            info = RunInfo(run_id, first_seen_s=self._clock())
-            stored = await self.poster.state.summary(run_id)
-            if stored is not None:
-                rules = load_run(info, stored)
-                self.rules.restore(run_id, rules)
-                # Alerts raised but not yet posted when the collector stopped: the rule
-                # that raised them is restored as firing, so it would not raise them again.
-                for pending in rules.get("pending") or []:
-                    with contextlib.suppress(TypeError):
-                        self._pending_alerts.append(Alert(**pending))
-            info = self.runs.setdefault(run_id, info)
-        self._changed.add(run_id)
-        return info
+    @property
+    def runs(self) -> dict[str, RunInfo]:
+        """The runs seen so far (none before start)."""
+        return self.book.runs if self.book is not None else {}
 
     async def push(self, signal: Signal, request: Any) -> None:
         """Take one request off the queue: events are posted, metrics update the runs."""
@@ -159,7 +145,8 @@ class DiscordExporter:
     async def _observe_metrics(self, request: Any) -> None:
         self.hosts.observe(request)
         for attributes, points in run_points(request):
-            run = await self.load_run(str(attributes[semconv.ML_RUN_ID]))
+            assert self.book is not None
+            run = await self.book.load(str(attributes[semconv.ML_RUN_ID]))
             run.host = run.host or str(attributes.get(semconv.HOST_NAME) or "")
             run.experiment = run.experiment or str(attributes.get(semconv.ML_EXPERIMENT_NAME) or "")
             if run.ended and run.status == semconv.STATUS_CRASHED:
@@ -182,7 +169,8 @@ class DiscordExporter:
         async with self._alert_lock:
             while self._pending_alerts:
                 alert = self._pending_alerts[0]
-                self._changed.add(alert.run_id)  # its summary no longer lists it pending
+                if self.book is not None:
+                    self.book.changed(alert.run_id)  # its summary no longer lists it pending
                 run = self.runs.get(alert.run_id)
                 if self.alerts_wanted():
                     post = alert_post(run, alert.title, alert.text, alert.level)
@@ -204,8 +192,9 @@ class DiscordExporter:
                 self._check_gpus()
                 await self.flush_alerts()
                 await self._post_progress(interval)
-                await self.save_runs()
-                await self._prune()
+                if self.book is not None:
+                    await self.book.save()
+                    await self.book.prune()
             except WebhookGoneError as exc:
                 self._stop(exc)
                 return
@@ -256,42 +245,6 @@ class DiscordExporter:
         run_id = runs[0].run_id if self.config.mode == "forum" else None
         await self.poster.post(run_id, runs[0].name, Post(embeds))
 
-    async def save_runs(self, *, force: bool = False) -> None:
-        """Write the changed runs' summaries to storage (every ``_SAVE_EVERY_S``)."""
-        if self.poster is None or not self._changed:
-            return
-        if not force and self._clock() - self._saved_at < _SAVE_EVERY_S:
-            return
-        self._saved_at = self._clock()
-        changed, self._changed = self._changed, set()
-        chart = list(self.config.chart_metrics)
-        for run_id in changed:
-            run = self.runs.get(run_id)
-            if run is not None:
-                rules = self.rules.export(run_id)
-                rules["pending"] = [
-                    dataclasses.asdict(a) for a in self._pending_alerts if a.run_id == run_id
-                ]
-                text = dump_run(run, chart_series(run, chart), rules)
-                await self.poster.state.save_summary(run_id, text)
-
-    async def run_ended(self, run: RunInfo) -> None:
-        """Note the end, for pruning what the run posted ``state_retention_s`` later."""
-        assert self.poster is not None
-        self._changed.add(run.run_id)
-        await self.poster.state.mark_ended(run.run_id, self._wall_clock())
-
-    async def _prune(self) -> None:
-        if self.poster is None or self._clock() - self._pruned_at < _PRUNE_EVERY_S:
-            return
-        self._pruned_at = self._clock()
-        retention = self.config.state_retention_s
-        for run_id in await self.poster.state.prune(self._wall_clock(), retention):
-            run = self.runs.get(run_id)
-            if run is not None and run.ended:
-                del self.runs[run_id]
-                self._changed.discard(run_id)
-
     def _stop(self, exc: Exception) -> None:
         if self.gone:
             return
@@ -311,7 +264,8 @@ class DiscordExporter:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             try:
-                await self.save_runs(force=True)
+                if self.book is not None:
+                    await self.book.save(force=True)
             except Exception as exc:  # storage already closed: the next start reads older ones
                 logger.warning("%s: run summaries not saved at shutdown: %s", self.id, exc)
         close = getattr(self._transport, "close", None)

@@ -15,6 +15,7 @@ from trainwire import semconv
 from trainwire.anyvalue import from_any_value
 from trainwire.exporters.discord.messages import alert_post, artifact_post, end_post, start_post
 from trainwire.exporters.discord.poster import Poster
+from trainwire.exporters.discord.runbook import RunBook
 from trainwire.exporters.discord.runs import RunInfo, resource_attributes
 
 if TYPE_CHECKING:
@@ -59,9 +60,10 @@ def _name(record: LogRecord) -> str:
 class RunEvents:
     """Applies each run event to its :class:`RunInfo` and posts what the config asks for."""
 
-    def __init__(self, exporter: DiscordExporter, poster: Poster) -> None:
+    def __init__(self, exporter: DiscordExporter, poster: Poster, book: RunBook) -> None:
         self.exporter = exporter
         self.poster = poster
+        self.book = book
         self.wanted = set(exporter.config.events)
         self._artifact_store: Any = None
         directory = exporter.config.artifacts.directory
@@ -77,7 +79,7 @@ class RunEvents:
             run_id = attributes.get(semconv.ML_RUN_ID)
             if not run_id:
                 continue
-            run = await self.exporter.load_run(str(run_id))
+            run = await self.book.load(str(run_id))
             run.host = run.host or str(attributes.get(semconv.HOST_NAME) or "")
             rank = _rank(attributes.get(semconv.ML_RUN_RANK))
             for scope_logs in resource_logs.scope_logs:
@@ -156,7 +158,7 @@ class RunEvents:
         run.ended = True
         run.status = status
         self.exporter.rules.forget(run.run_id)
-        await self.exporter.run_ended(run)
+        await self.book.ended(run)
         if "end" in self.wanted:
             post = end_post(
                 run,

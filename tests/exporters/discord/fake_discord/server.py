@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import math
 import re
 import threading
 import time
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .body import parse_body
+from .buckets import Bucket, rate_headers, too_many
+from .handler import handler
 from .limits import FILE, INVALID_FORM, check_message, mentions
+from .recorded import Recorded
 
 __all__ = ["FakeDiscord", "Recorded"]
 
@@ -23,45 +24,12 @@ Answer = tuple[int, dict[str, str], dict[str, Any] | None]
 
 
 @dataclass
-class Recorded:
-    """One request the server received, and its answer."""
-
-    at: float
-    webhook_id: str
-    query: dict[str, str]
-    status: int
-    payload: dict[str, Any]
-    files: list[FILE] = field(default_factory=list)
-    error: str = ""
-    message: dict[str, Any] | None = None
-    """The Message the request created, if any."""
-
-    @property
-    def text(self) -> str:
-        """Content, embed titles, descriptions, fields and footers, as one string."""
-        parts = [str(self.payload.get("content") or "")]
-        for embed in self.payload.get("embeds") or []:
-            parts += [str(embed.get("title") or ""), str(embed.get("description") or "")]
-            for f in embed.get("fields") or []:
-                parts += [str(f.get("name")), str(f.get("value"))]
-            parts.append(str((embed.get("footer") or {}).get("text") or ""))
-        return "\n".join(parts)
-
-
-@dataclass
-class _Bucket:
-    window_reset: float = 0.0
-    remaining: int = 0
-    name: str = ""
-
-
-@dataclass
 class _Webhook:
     id: str
     token: str
     kind: str
     channel_id: str
-    bucket: _Bucket
+    bucket: Bucket
     deleted: bool = False
     told_until: float = 0.0
     """A 429 told this webhook's client to wait until then."""
@@ -93,13 +61,13 @@ class FakeDiscord:
         """Thread id → thread name."""
         self.messages: dict[str, list[dict[str, Any]]] = {}
         """Channel or thread id → the Messages posted there, in order."""
-        self._shared = _Bucket(name="shared") if shared_bucket else None
+        self._shared = Bucket(name="shared") if shared_bucket else None
         self._webhooks: dict[str, _Webhook] = {}
         self._failures: list[tuple[int, dict[str, Any]] | None] = []
         self._global_armed: list[float] = []
         self._next_id = 1_100_000_000_000_000_000
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -127,7 +95,7 @@ class FakeDiscord:
         with self._lock:
             webhook_id, channel_id = self._snowflake(), self._snowflake()
             token = token or f"tok-{webhook_id[-6:]}-SeCrEt_{len(self._webhooks)}"
-            bucket = self._shared or _Bucket(name=f"bucket-{webhook_id[-8:]}")
+            bucket = self._shared or Bucket(name=f"bucket-{webhook_id[-8:]}")
             self._webhooks[webhook_id] = _Webhook(webhook_id, token, kind, channel_id, bucket)
             self.messages[channel_id] = []
         port = self._server.server_address[1]
@@ -214,7 +182,7 @@ class FakeDiscord:
         if bucket.remaining <= 0:
             return self._too_many(webhook, now, query, bucket.window_reset - now, is_global=False)
         bucket.remaining -= 1
-        rate = self._rate_headers(bucket, now)
+        rate = rate_headers(bucket, self.limit, now)
         failure = self._failures.pop(0) if self._failures else None
         if failure is not None:
             status, answer = failure
@@ -251,28 +219,11 @@ class FakeDiscord:
         is_global: bool,
     ) -> Answer:
         webhook.told_until = max(webhook.told_until, now + retry_after)
-        headers = self._rate_headers(webhook.bucket, now)
-        headers["Retry-After"] = str(math.ceil(retry_after))
-        headers["X-RateLimit-Scope"] = "global" if is_global else "user"
-        if is_global:
-            headers["X-RateLimit-Global"] = "true"
-        answer = {
-            "message": "You are being rate limited.",
-            "retry_after": round(retry_after, 3),
-            "global": is_global,
-        }
-        self._record(now, webhook.id, query, 429, {}, [], answer["message"], None)
+        headers, answer = too_many(
+            webhook.bucket, self.limit, now, retry_after, is_global=is_global
+        )
+        self._record(now, webhook.id, query, 429, {}, [], str(answer["message"]), None)
         return 429, headers, answer
-
-    def _rate_headers(self, bucket: _Bucket, now: float) -> dict[str, str]:
-        reset_after = max(0.0, bucket.window_reset - now)
-        return {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(max(0, bucket.remaining)),
-            "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
-            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
-            "X-RateLimit-Bucket": bucket.name,
-        }
 
     def _bad(
         self,
@@ -347,27 +298,3 @@ class FakeDiscord:
         self.requests.append(
             Recorded(now, webhook_id, query, status, payload, files, error, message)
         )
-
-
-def _handler(fake: FakeDiscord) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length)
-            status, headers, answer = fake.handle(self.path, self.headers, body)
-            data = b"" if answer is None else json.dumps(answer).encode()
-            self.send_response(status)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            if answer is not None:
-                self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    return Handler
