@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,34 @@ def test_an_alert_raised_while_discord_is_down_survives_a_collector_restart(
         run.finish()
         assert run.flush(timeout_s=10)
     assert _titles(fake) == ["⚠️ loss is not finite"]
+
+
+def _keys(collector: CollectorProcess) -> list[str]:
+    with sqlite3.connect(collector.data_dir / "state.db") as db:
+        rows = db.execute("SELECT key FROM kv WHERE owner = 'discord' ORDER BY key").fetchall()
+    return [key for (key,) in rows]
+
+
+def test_an_ended_runs_records_are_pruned_after_the_retention(
+    tmp_path: Path,
+    fake: FakeDiscord,
+    monkeypatch: pytest.MonkeyPatch,
+    config_for: Any,
+    restart: Any,
+) -> None:
+    """With state_retention_s 0, a collector started after a run ended keeps only the run's forum thread and start mark in its storage."""
+    monkeypatch.setenv("DISCORD_WEBHOOK_URL", fake.add_webhook("forum"))
+    config = config_for(free_port(), mode="forum", state_retention_s=0)
+    collector = CollectorProcess(tmp_path / "c", config=config)
+    with collector:
+        with trainwire.init(name="done", endpoint=collector.endpoint) as run:
+            run.alert("hello", "x")
+        assert wait_for(lambda: any("completed" in t for t in _titles(fake)), 20)
+        keys = _keys(collector)
+        assert any(k.startswith(f"posted/{run.id}/") for k in keys), keys
+        collector = restart(collector)
+        assert wait_for(lambda: f"ended/{run.id}" not in _keys(collector), 20)
+        assert _keys(collector) == [f"started/{run.id}", f"thread/{run.id}"]
 
 
 def _end_of_rank(run_id: str, rank: Any, uid: str) -> Any:
