@@ -15,9 +15,10 @@ It is safe to use from several threads. Each figure keeps the value of its newes
 point, so data arriving out of order never replaces a newer value with an older one.
 
 In a Kubernetes pod a run's ``host.name`` is the pod's name while the node's agent
-names its points after the node. When the agent's receivers attribute a process to a
-run (``ml.run.id`` on a process point) and the run's own points were seen with its
-``host.name``, :meth:`HostFiguresTracker.latest` of that name gives the node's figures.
+names its points after the node. When the agent's receivers put a process of the run
+on that node (``ml.run.id``, or the run's ``k8s.pod.uid``, on a process point) and the
+run's own points were seen with its ``host.name``, :meth:`HostFiguresTracker.latest`
+of that name gives the node's figures.
 """
 
 from __future__ import annotations
@@ -154,6 +155,10 @@ class HostFiguresTracker:
         """A run's own ``host.name`` (a pod's name) -> its ``ml.run.id``."""
         self._node_of_run: dict[str, str] = {}
         """``ml.run.id`` -> the ``host.name`` of the receivers that saw its processes."""
+        self._pod_of_host: dict[str, str] = {}
+        """A run's own ``host.name`` -> its ``k8s.pod.uid``."""
+        self._node_of_pod: dict[str, str] = {}
+        """``k8s.pod.uid`` -> the ``host.name`` of the receivers that saw its processes."""
 
     def observe(self, request: ExportMetricsServiceRequest) -> None:
         """Take the figures out of one metrics request; other metrics are ignored."""
@@ -166,6 +171,10 @@ class HostFiguresTracker:
             if isinstance(run_id, str) and self._run_of_host.get(host) != run_id:
                 with self._lock:
                     _remember(self._run_of_host, host, run_id)
+            pod = resource.get(semconv.K8S_POD_UID)
+            if isinstance(pod, str) and run_id is not None and self._pod_of_host.get(host) != pod:
+                with self._lock:
+                    _remember(self._pod_of_host, host, pod)
             for sm in rm.scope_metrics:
                 for metric in sm.metrics:
                     if metric.name in _WATCHED:
@@ -176,12 +185,15 @@ class HostFiguresTracker:
     def _observe_processes(self, host: str, metric: Any) -> None:
         for point in _points(metric):
             for kv in point.attributes:
-                if (
-                    kv.key == semconv.ML_RUN_ID
-                    and self._node_of_run.get(kv.value.string_value) != host
-                ):
+                if kv.key == semconv.ML_RUN_ID:
+                    mapping = self._node_of_run
+                elif kv.key == semconv.K8S_POD_UID:
+                    mapping = self._node_of_pod
+                else:
+                    continue
+                if mapping.get(kv.value.string_value) != host:
                     with self._lock:
-                        _remember(self._node_of_run, kv.value.string_value, host)
+                        _remember(mapping, kv.value.string_value, host)
 
     def _observe_metric(self, host: str, metric: Any) -> None:
         name = metric.name
@@ -239,6 +251,7 @@ class HostFiguresTracker:
         """
         with self._lock:
             node = self._node_of_run.get(self._run_of_host.get(host, ""))
+            node = node or self._node_of_pod.get(self._pod_of_host.get(host, ""))
             if node is not None and node != host and node in self._hosts:
                 host = node
             state = self._hosts.get(host)

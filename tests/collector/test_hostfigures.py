@@ -208,3 +208,23 @@ def test_a_runs_pod_name_gives_the_figures_of_the_node_running_its_processes() -
     assert figures is not None and figures == tracker.latest("node-7")
     assert figures.host == "node-7" and figures.cpu_utilization == 0.42
     assert tracker.latest("trainer-9") is None
+
+
+def test_a_runs_pod_uid_ties_it_to_its_node_when_no_run_is_known_there() -> None:
+    """An agent that knows no run still puts k8s.pod.uid on GPU processes; the run's
+    Resource has its pod uid, so latest(<pod name>) is that node's figures."""
+    pod_uid = "0b5c7e1a-3f2d-4c55-9a1e-6d3b2f4a8c90"
+    tracker = HostFiguresTracker()
+    tracker.observe(node_request())
+    own = run_request("run-1", "trainer-0")
+    own.resource_metrics[0].resource.attributes.extend(
+        to_attributes({semconv.K8S_POD_UID: pod_uid})
+    )
+    tracker.observe(own)
+    assert tracker.latest("trainer-0") is None
+    process = {semconv.PROCESS_PID: 4242, semconv.K8S_POD_UID: pod_uid, semconv.HW_ID: UUID0}
+    tracker.observe(
+        request("node-7", [(semconv.NVML_GPU_PROCESS_MEMORY_USAGE, 2 * GIB, process, 11)])
+    )
+    figures = tracker.latest("trainer-0")
+    assert figures is not None and figures.host == "node-7"

@@ -4,8 +4,9 @@ Every ``collection_interval_s`` it reads each GPU through NVML (nvidia-ml-py,
 blocking calls, in a worker thread) and emits one metrics request with
 ``host.name`` as its Resource: OpenTelemetry's ``hw.*`` names where they exist,
 ``nvml.gpu.*`` otherwise (see ``trainwire.semconv``). Each process's GPU memory
-carries ``process.pid`` and, when the process is a known run rank's (see
-:mod:`trainwire.collector.rundirectory`), the run's ``ml.run.id`` and ``ml.run.rank``.
+carries ``process.pid``, ``k8s.pod.uid`` when the process runs in a pod, and, when
+it is a known run rank's (see :mod:`trainwire.collector.rundirectory`), the run's
+``ml.run.id`` and ``ml.run.rank``.
 
 Without nvidia-ml-py, a driver or a GPU it logs one line and stays idle, unless
 ``required: true``, which makes the collector's start fail instead.
@@ -124,5 +125,8 @@ class NvmlReceiver(ScrapingReceiver):
                     run = matcher.match(pid)
                     if run is not None:
                         attributes.update(run.attributes())
+                    pod = matcher.pod_uid(pid)
+                    if pod is not None:  # joins runs by pod even when no run is known here
+                        attributes[semconv.K8S_POD_UID] = pod
                     points.gauge(semconv.NVML_GPU_PROCESS_MEMORY_USAGE, "By", used, attributes)
         return None if points.empty else points.request

@@ -57,6 +57,18 @@ class RunMatcher:
         self._host_name = host_name
         self._proc = proc
         self._local = {r.pid: r for r in self._runs if r.host == host_name and r.pid is not None}
+        self._read: dict[int, ProcInfo | None] = {}
+
+    def info(self, pid: int) -> ProcInfo | None:
+        """``proc/<pid>``, read once per matcher (one collection)."""
+        if pid not in self._read:
+            self._read[pid] = read_proc(self._proc, pid)
+        return self._read[pid]
+
+    def pod_uid(self, pid: int) -> str | None:
+        """The Kubernetes pod ``pid`` runs in, known runs or not (None outside pods)."""
+        info = self.info(pid)
+        return None if info is None else info.pod_uid
 
     def match(self, pid: int, *, helpers: bool = True) -> RunProcess | None:
         """The run rank whose process ``pid`` is, or None when no known run's.
@@ -66,7 +78,7 @@ class RunMatcher:
         """
         if not self._runs:
             return None
-        info = read_proc(self._proc, pid)
+        info = self.info(pid)
         if info is not None and info.pod_uid is not None:
             in_pod = [r for r in self._runs if r.pod_uid == info.pod_uid]
             for run in in_pod:

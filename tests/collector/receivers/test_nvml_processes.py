@@ -131,3 +131,27 @@ def test_run_directory_follows_ranks_in_and_out() -> None:
     assert directory.processes() == (RunProcess("r", 2, "h", 5, POD, "exp"),)
     directory.remove("r", 2)
     assert directory.processes() == ()
+
+
+def test_gpu_processes_in_pods_carry_the_pod_uid_even_with_no_run_known(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An agent that knows no run still says which pod each GPU process runs in, so its
+    memory can be joined to a run by k8s.pod.uid (the run's target_info has it)."""
+    from trainwire import semconv
+
+    from .scraping import Sink, collect_once
+    from .test_nvml import by_name, receiver, scenario
+
+    root = tmp_path / "hostfs"
+    fake_proc(root / "proc", 48213, ns_pids=(48213, 7), cgroup=CGROUP_V1.format(uid=POD))
+    fake_proc(root / "proc", 5000, ns_pids=(5000,), cgroup="0::/system.slice/sshd.service\n")
+    processes = [{"pid": 48213, "used_memory": 2**30}, {"pid": 5000, "used_memory": 2**20}]
+    scenario(monkeypatch, devices=[{"processes": processes}])
+    sink = Sink()
+    collect_once(receiver(sink, RunDirectory(), root_path=str(root)), sink)
+    pods = {
+        attrs[semconv.PROCESS_PID]: attrs.get(semconv.K8S_POD_UID)
+        for _, attrs in by_name(sink, semconv.NVML_GPU_PROCESS_MEMORY_USAGE)
+    }
+    assert pods == {48213: POD, 5000: None}
