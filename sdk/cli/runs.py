@@ -183,13 +183,14 @@ def _cell(value: Any) -> str:
 @db_option
 @click.argument("run_ref", metavar="RUN")
 def show(db_path: Path | None, run_ref: str) -> None:
-    """Show one run: status, params, tags, summary, metrics and artifacts.
+    """Show one run: status, params, tags, summary, metrics, artifacts and alerts.
 
     RUN is a run id, a unique prefix of one, or a run name.
     """
     with open_client(db_path) as client:
         run = client.run(run_ref)
         artifacts = client.artifacts(run["id"])
+        alerts = client.events(run["id"], name="ml.alert")
     other = _other_metrics(store_path(db_path), run["id"])
     console = Console(width=max(100, Console().width))
     console.print(f"[bold]{run['name']}[/bold]  ({run['id']})")
@@ -238,6 +239,23 @@ def show(db_path: Path | None, run_ref: str) -> None:
         console.print(_kv_table("system and OpenTelemetry metrics (latest)", other))
     if artifacts:
         console.print(artifact_table(artifacts))
+    if alerts:
+        console.print(_alerts_table(alerts))
+
+
+def _alerts_table(alerts: list[dict[str, Any]]) -> Table:
+    table = Table(title="alerts", title_justify="left")
+    for column in ("time", "level", "title", "text"):
+        table.add_column(column, overflow="fold")
+    for event in alerts:
+        body = event["body"] if isinstance(event["body"], dict) else {"text": event["body"]}
+        table.add_row(
+            when(event["time"]),
+            str(body.get("level") or "-"),
+            str(body.get("title") or ""),
+            str(body.get("text") or ""),
+        )
+    return table
 
 
 def _ranks_table(ranks: list[dict[str, Any]]) -> Table:

@@ -68,6 +68,7 @@ def git_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Store, s
         run.log({"loss": 1.0}, step=0)
         run.log_text("hello", "notes.txt")
         run.log_artifact(weights, "ckpt/model.bin")
+        run.alert("loss plateaued", "no progress for 5 epochs", level="warn")
         ids["left"] = run.id
     with trainwire.init(name="right", config={"lr": 0.2}, **options) as run:
         run.log({"loss": 2.0}, step=0)
@@ -76,13 +77,16 @@ def git_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Store, s
 
 
 def test_show_names_host_world_size_and_git_commit(git_store: tuple[Store, str]) -> None:
-    """show's header line: host, world size, and the branch@commit the run was made from."""
+    """show: host, world size, the branch@commit the run was made from, and its alerts."""
     store, commit = git_store
     result = store.cli("show", "left")
     assert result.exit_code == 0, result.output
     header = next(line for line in result.output.splitlines() if line.startswith("host "))
     assert f"host {socket.gethostname()}" in header and "world size 1" in header
     assert f"git main@{commit[:12]}" in header
+    alerts = result.output[result.output.index("alerts") :]
+    assert "warn" in alerts and "loss plateaued" in alerts and "no progress for 5" in alerts
+    assert "alerts" not in store.cli("show", "right").output
 
 
 def test_compare_marks_differing_labels_and_tags(git_store: tuple[Store, str]) -> None:
