@@ -10,7 +10,8 @@ from trainwire.cli.compare import compare
 from trainwire.cli.data import artifacts, download, metrics
 from trainwire.cli.export import export
 from trainwire.cli.manage import gc, rename, rm
-from trainwire.cli.runs import runs, show
+from trainwire.cli.runs import runs
+from trainwire.cli.show import show
 from trainwire.cli.sync import sync
 
 __all__ = ["main"]

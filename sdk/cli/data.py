@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from trainwire.cli._common import db_option, number, open_client, when
-from trainwire.cli.runs import artifact_table, size_text
+from trainwire.cli.show import artifact_table, size_text
 from trainwire.errors import ArtifactNotFoundError
 
 __all__ = ["artifacts", "download", "metrics"]
