@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import urllib.parse
 from typing import Any
 
@@ -146,6 +147,34 @@ def test_openapi_document_lists_every_route(api: Served) -> None:
         "/api/runs/{run_id}/events",
         "/api/runs/{run_id}/stream",
     }
+
+
+def test_openapi_document_has_every_route_of_the_app_with_its_parameters(api: Served) -> None:
+    """Each route the application serves under /api is documented (and nothing else), and
+    each documented query parameter is one the route accepts (others are a 400)."""
+    from trainwire.exporters.sqlite.api.app import make_app
+    from trainwire.exporters.sqlite.query import RunQuery
+
+    with RunQuery(api.db_path) as query:
+        app = make_app(query)
+        served = {
+            re.sub(r"\{(\w+)(:[^}]*)?\}", r"{\1}", resource.canonical)
+            for resource in app.router.resources()
+            if resource.canonical.startswith("/api/") and resource.canonical != "/api/openapi.json"
+        }
+    _, doc, _ = api.get("/api/openapi.json")
+    assert set(doc["paths"]) == served
+    run_id = api.run_ids["alpha"]
+    for path, item in doc["paths"].items():
+        if path.endswith("{name}"):
+            continue
+        for parameter in item["get"]["parameters"]:
+            if parameter["in"] != "query":
+                continue
+            value = "1" if parameter["schema"]["type"] == "integer" else "x"
+            url = path.replace("{run_id}", run_id) + f"?{parameter['name']}={value}"
+            status, body, _ = api.get(url)
+            assert "unknown query parameter" not in str(body), (url, body)
 
 
 def test_index_page_lists_runs_from_the_api(api: Served) -> None:
