@@ -97,7 +97,9 @@ class CollectorProcess:
             self.config_path.write_text(
                 self._config.format(db_path=self.db_path, data_dir=self.data_dir)
             )
-        self._ready.clear()
+        # A fresh event per process: the previous process's reader, still draining its
+        # last output, must not wake this start.
+        ready = self._ready = threading.Event()
         self._started = False
         self.port = self.http_port = None
         self.process = subprocess.Popen(
@@ -107,30 +109,29 @@ class CollectorProcess:
             text=True,
             cwd=self.directory,
         )
-        threading.Thread(target=self._read_output, args=(self.process,), daemon=True).start()
-        self._ready.wait(self._start_timeout_s)
+        threading.Thread(target=self._read_output, args=(self.process, ready), daemon=True).start()
+        ready.wait(self._start_timeout_s)
         if not self._started or (self.port is None and self.http_port is None):
             self.kill()
             raise RuntimeError("collector did not start:\n" + "".join(self.output[-40:]))
         return self
 
-    def _read_output(self, process: subprocess.Popen[str]) -> None:
+    def _read_output(self, process: subprocess.Popen[str], ready: threading.Event) -> None:
         assert process.stdout is not None
         for line in process.stdout:
             self.output.append(line)
             if process is not self.process:
                 continue  # a previous process's last words must not start the new one
             match = _LISTENING.search(line)
-            if match and not self._ready.is_set():
+            if match and not ready.is_set():
                 if match.group(1) == "grpc" and self.port is None:
                     self.port = int(match.group(3))
                 elif match.group(1) == "http" and self.http_port is None:
                     self.http_port = int(match.group(3))
             if _STARTED in line:
                 self._started = True
-                self._ready.set()
-        if process is self.process:
-            self._ready.set()
+                ready.set()
+        ready.set()  # the process ended: whoever waits on its start must stop waiting
 
     def stop(self, timeout_s: float = 30.0) -> int:
         """Send SIGTERM and wait; return the exit code."""
