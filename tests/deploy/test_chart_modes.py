@@ -137,7 +137,12 @@ def test_agent_sees_gpus_and_host_and_forwards_to_the_gateway(render: Any) -> No
         assert config["receivers"][receiver]["root_path"] == hostfs["mountPath"]
     assert config["exporters"]["otlp/gateway"]["endpoint"] == "trainwire.trainwire.svc:4317"
     for pipeline in config["service"]["pipelines"].values():
-        assert pipeline["exporters"] == ["otlp/gateway"]
+        assert pipeline["exporters"][0] == "otlp/gateway"
+    # The run ranks it hears of are listed for the receivers; crashes are the gateway's.
+    assert config["connectors"]["liveness"]["declare"] is False
+    pipelines = config["service"]["pipelines"]
+    assert "liveness" in pipelines["metrics"]["exporters"]
+    assert "liveness" in pipelines["logs"]["exporters"]
     assert docs.one("Service")["spec"]["internalTrafficPolicy"] == "Local"
 
 

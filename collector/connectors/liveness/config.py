@@ -28,6 +28,10 @@ class LivenessConfig:
     stall_timeout_s: float = 300.0
     """Heartbeats arriving while their ``last_log_time`` stays put this long raise one
     "run stalled" alert (a hung collective keeps the heartbeat thread alive); 0 turns it off."""
+    declare: bool = True
+    """False: only keep the list of live run ranks that the nvml and hostmetrics receivers
+    use to tie processes to runs, and never declare a crash or a stall. For an agent that
+    forwards to a gateway whose own liveness connector declares them (once)."""
     storage: str = ""
     """The storage extension that keeps last-seen times across collector restarts, e.g.
     ``storage``. Empty keeps them in memory only: a restart then forgets silent runs."""

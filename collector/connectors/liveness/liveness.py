@@ -202,7 +202,11 @@ class LivenessConnector:
                 crashed.append(state)
             elif self._stalled(state, now):
                 stalled.append(state)
-        for state in crashed:
+        if not self.config.declare:  # an agent: the gateway declares; forget the silent
+            for state in crashed:
+                self._forget(state.key, now, crashed=True)
+            stalled = []
+        for state in crashed if self.config.declare else ():
             await self._declare_crashed(state, now)
         for state in stalled:
             await self._declare_stalled(state, now)

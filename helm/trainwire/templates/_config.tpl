@@ -160,6 +160,12 @@ receivers:
     root_path: /hostfs
   {{- end }}
 {{ include "trainwire.config.common" . }}
+connectors:
+  # Only lists the node's live run ranks, so nvml and hostmetrics can tie processes to
+  # runs; the gateway's own liveness connector declares crashes and stalls (once).
+  liveness:
+    storage: storage
+    declare: false
 exporters:
   {{- include "trainwire.config.forwardExporter" (list . $v.agent.gatewayEndpoint $v.agent.insecure $v.agent.drainTimeoutS) | nindent 2 }}
 service:
@@ -168,10 +174,14 @@ service:
     metrics:
       receivers: {{ toJson $metrics }}
       processors: [memory_limiter]
-      exporters: [otlp/gateway]
+      exporters: [otlp/gateway, liveness]
     logs:
       receivers: [otlp]
       processors: [memory_limiter]
+      exporters: [otlp/gateway, liveness]
+    # Never carries data (declare: false); a connector must feed some pipeline.
+    logs/liveness:
+      receivers: [liveness]
       exporters: [otlp/gateway]
     traces:
       receivers: [otlp]

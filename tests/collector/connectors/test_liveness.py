@@ -380,3 +380,34 @@ def test_tracked_ranks_and_crashes_are_counted_in_telemetry(
         assert values["otelcol_connector_liveness_ranks"] == 0
 
     _run(body)
+
+
+def test_observer_lists_live_runs_for_the_receivers_but_never_declares(
+    clock: Any, sink: Any, host: Any, wire: Any
+) -> None:
+    """declare: false (an agent) keeps the run directory the nvml/hostmetrics receivers read,
+    forgets a silent rank, and emits no crash nor stall: the gateway's liveness does that."""
+    from dataclasses import replace
+
+    from trainwire.collector.rundirectory import run_directory
+
+    silent, stuck = wire.resource(), wire.resource(run_id="run2")
+
+    def listed() -> set[str]:
+        return {r.run_id for r in run_directory().processes()}
+
+    async def body() -> None:
+        connector = _connector(clock, sink, replace(CONFIG, declare=False))
+        await connector.start(host)
+        await connector.consume_metrics(wire.metrics(silent, 1))
+        assert "run1" in listed()
+        for _ in range(12):  # run2 beats without progress for 120 s: a stall
+            await connector.consume_logs(wire.heartbeat(stuck, 111))
+            clock.advance(10)
+            await connector.check()
+        assert "run1" not in listed()  # silent past the timeout: forgotten
+        assert "run2" in listed()
+        await connector.shutdown()
+        assert sink.events() == []
+
+    _run(body)
