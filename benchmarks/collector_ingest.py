@@ -5,9 +5,10 @@ Prints, from one run on this machine:
   collector  N concurrent sender processes (pre-encoded, SDK-shaped batches) → a real
              collector process (OTLP/gRPC → persistent queue → sqlite), until all stored
   latency    p50/p99 from log() in an SDK process to queryable in the store, at half load
-  rss        the collector's peak resident memory
+  rss        the collector's peak resident memory, its writer process included
 
 Usage: python benchmarks/collector_ingest.py [--senders 4] [--points 400000] [--seconds 10]
+                                             [--writer process|thread]
 """
 
 from __future__ import annotations
@@ -134,11 +135,22 @@ def peak_rss_mb(pid: int) -> float:
     return total
 
 
-def collector_throughput(senders: int, points: int, workdir: Path) -> tuple[float, float]:
+def collector_config(writer: str) -> str:
+    """The test config, with the sqlite exporter writing in a process (default) or a thread."""
+    if writer == "process":
+        return DEFAULT_TEST_CONFIG
+    return DEFAULT_TEST_CONFIG.replace(
+        "    path: {db_path}\n", "    path: {db_path}\n    writer_process: false\n"
+    )
+
+
+def collector_throughput(
+    senders: int, points: int, workdir: Path, config: str = DEFAULT_TEST_CONFIG
+) -> tuple[float, float]:
     """Points/s from first send until every point is stored, and the collector's peak RSS."""
     per_sender = points // senders
     payloads = [sdk_shaped_requests(k, per_sender) for k in range(senders)]
-    with CollectorProcess(workdir / "collector", config=DEFAULT_TEST_CONFIG) as collector:
+    with CollectorProcess(workdir / "collector", config=config) as collector:
         barrier = mp.Barrier(senders + 1)
         procs = [mp.Process(target=_send, args=(collector.endpoint, p, barrier)) for p in payloads]
         for proc in procs:
@@ -217,11 +229,19 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--points", type=int, default=400_000)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--writer",
+        choices=["process", "thread"],
+        default="process",
+        help="the sqlite exporter's writer_process setting (process: the default)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         base = floor(args.points, workdir)
-        rate, rss = collector_throughput(args.senders, args.points, workdir)
+        rate, rss = collector_throughput(
+            args.senders, args.points, workdir, collector_config(args.writer)
+        )
         half_calls = rate / 2 / KEYS
         p50, p99 = latency(half_calls, args.seconds, workdir)
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
