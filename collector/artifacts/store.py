@@ -104,11 +104,18 @@ class BlobStore:
 
     def stat(self, sha256: str) -> BlobStat:
         """Whether ``sha256`` is committed and, if not, how many bytes of it are durable."""
+        path = self.blob_path(sha256)
         try:
-            size = self.blob_path(sha256).stat().st_size
+            size = path.stat().st_size
         except FileNotFoundError:
             state = self.read_state(sha256)
             return BlobStat(False, state[1] if state else 0, 0)
+        # A sender about to reference this blob again: make it young, so `trainwire gc`
+        # (which spares blobs younger than --min-age) cannot take it before the event lands.
+        try:
+            os.utime(path)
+        except OSError:
+            pass
         return BlobStat(True, size, size)
 
     def read_state(self, sha256: str) -> tuple[int, int] | None:

@@ -5,10 +5,10 @@ exporter's persistent queue (the collector committed the blob, the store has not
 recorded the event yet), and while it is younger than ``min_age_s`` (committed a
 moment ago; its event may still be on its way to the queue). Blobs to delete are moved
 aside and put back if a run or a queued event named them meanwhile (an old blob logged
-again is only referenced, never rewritten). What this cannot see: a writer that found
-the blob present and whose event reaches neither queue nor store until gc has re-read
-both; artifact stores that refresh a blob's mtime when they find it present close that
-through ``min_age_s``.
+again is only referenced, never rewritten). A writer that found the blob present and
+whose event reaches neither queue nor store until gc has re-read both is covered by
+``min_age_s``: the artifact store refreshes a blob's mtime whenever a sender finds it
+present (``BlobStore.stat``).
 """
 
 from __future__ import annotations

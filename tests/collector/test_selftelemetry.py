@@ -153,8 +153,10 @@ def test_collector_reports_exported_points_queue_and_process(tmp_path: Path) -> 
         sent = ("otelcol_exporter_sent_metric_points_total", sqlite)
         # 10 calls × (loss, acc and the ml.step point)
         assert wait_for(lambda: _scrape(port).get(sent) == 30.0, timeout_s=10), _scrape(port)
+        # Counted as sent when stored; the queue lets go of the request just after.
+        queue = ("otelcol_exporter_queue_size", sqlite)
+        assert wait_for(lambda: _scrape(port).get(queue) == 0.0, timeout_s=10), _scrape(port)
         samples = _scrape(port)
-        assert samples[("otelcol_exporter_queue_size", sqlite)] == 0.0
         assert samples[("otelcol_exporter_queue_capacity", sqlite)] == 1000.0
         accepted = [
             value
