@@ -42,6 +42,7 @@ from trainwire.errors import ArtifactNotFoundError, InvalidQueryError, RunNotFou
 from trainwire.exporters.sqlite import run_list, timeline
 from trainwire.exporters.sqlite.downsample import downsample, series_points
 from trainwire.exporters.sqlite.run_list import RUN_SELECT, attach_tags, refresh_dead
+from trainwire.exporters.sqlite.runref import resolve_run
 from trainwire.exporters.sqlite.runs_json import metric_summaries, run_dict
 from trainwire.exporters.sqlite.schema import connect
 from trainwire.exporters.sqlite.values import iso_time, jsonable, loads
@@ -89,27 +90,8 @@ class RunQuery:
         Raises:
             RunNotFoundError: nothing matches, or several runs do (the message lists them).
         """
-        if not isinstance(ref, str) or not ref.strip():
-            raise RunNotFoundError("give a run id, a prefix of one, or a run name")
         with self._lock:
-            if self._conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (ref,)).fetchone():
-                return ref
-            queries = (
-                ("SELECT run_id FROM runs WHERE substr(run_id, 1, ?) = ? LIMIT 6", (len(ref), ref)),
-                ("SELECT run_id FROM runs WHERE name = ? LIMIT 6", (ref,)),
-            )
-            for sql, args in queries:
-                rows = self._conn.execute(sql, args).fetchall()
-                if len(rows) == 1:
-                    return str(rows[0][0])
-                if len(rows) > 1:
-                    shown = ", ".join(r[0] for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
-                    raise RunNotFoundError(
-                        f"'{ref}' matches several runs ({shown}); give more of the id"
-                    )
-        raise RunNotFoundError(
-            f"no run matches '{ref}' in {self.path}; list them with `trainwire runs`"
-        )
+            return resolve_run(self._conn, ref, self.path)
 
     def list_runs(
         self,

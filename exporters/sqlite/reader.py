@@ -10,6 +10,7 @@ from typing import Any
 
 from trainwire import semconv
 from trainwire.errors import RunNotFoundError
+from trainwire.exporters.sqlite.runref import resolve_run
 from trainwire.exporters.sqlite.schema import connect
 
 __all__ = ["LatestValue", "RunRecord", "StoreReader"]
@@ -93,26 +94,7 @@ class StoreReader:
 
     def resolve(self, ref: str) -> str:
         """Return the run id matching ``ref``: an exact id, a unique id prefix, or a unique name."""
-        if not ref:
-            raise RunNotFoundError("give a run id, a prefix of one, or a run name")
-        if self._conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (ref,)).fetchone():
-            return ref
-        queries = (
-            ("SELECT run_id FROM runs WHERE substr(run_id, 1, ?) = ? LIMIT 6", (len(ref), ref)),
-            ("SELECT run_id FROM runs WHERE name = ? LIMIT 6", (ref,)),
-        )
-        for sql, args in queries:
-            rows = self._conn.execute(sql, args).fetchall()
-            if len(rows) == 1:
-                return str(rows[0][0])
-            if len(rows) > 1:
-                options = ", ".join(r[0] for r in rows[:5])
-                raise RunNotFoundError(
-                    f"'{ref}' matches several runs ({options}); give more of the id"
-                )
-        raise RunNotFoundError(
-            f"no run matches '{ref}' in {self.path}; `trainwire runs` lists them"
-        )
+        return resolve_run(self._conn, ref, self.path)
 
     def run(self, run_id: str) -> RunRecord:
         """The run with this exact id."""
