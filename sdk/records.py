@@ -16,19 +16,22 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from trainwire import semconv
-from trainwire.anyvalue import set_any_value, to_attributes
+from trainwire.anyvalue import from_any_value, set_any_value, to_attributes
 
 __all__ = [
     "HistogramRecord",
     "EncodedRequest",
     "EventRecord",
     "MetricRecord",
+    "artifact_digests",
     "encode_events",
     "encode_metrics",
+    "event_name",
     "new_uid",
 ]
 
@@ -149,3 +152,30 @@ def encode_events(
             attributes.update(record.attributes)
         log.attributes.extend(to_attributes(attributes))
     return request
+
+
+def event_name(record: LogRecord) -> str:
+    """A LogRecord's event name: its ``event_name`` field, else the older ``event.name``
+    attribute (senders on older OpenTelemetry SDKs), else ``""``."""
+    if record.event_name:
+        return record.event_name
+    for kv in record.attributes:
+        if kv.key == semconv.EVENT_NAME_ATTRIBUTE:
+            return kv.value.string_value
+    return ""
+
+
+def artifact_digests(request: ExportLogsServiceRequest) -> list[str]:
+    """The ``sha256`` strings that the ``ml.artifact`` events of ``request`` name, in
+    order, each once; not checked to be digests."""
+    found: dict[str, None] = {}
+    for resource_logs in request.resource_logs:
+        for scope_logs in resource_logs.scope_logs:
+            for record in scope_logs.log_records:
+                if event_name(record) != semconv.EVENT_ARTIFACT or not record.HasField("body"):
+                    continue
+                body = from_any_value(record.body)
+                sha256 = body.get("sha256") if isinstance(body, dict) else None
+                if isinstance(sha256, str):
+                    found[sha256] = None
+    return list(found)

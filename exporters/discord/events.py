@@ -17,6 +17,7 @@ from trainwire.exporters.discord.messages import alert_post, artifact_post, end_
 from trainwire.exporters.discord.poster import Poster
 from trainwire.exporters.discord.runbook import RunBook
 from trainwire.exporters.discord.runs import RunInfo, resource_attributes
+from trainwire.records import event_name
 
 if TYPE_CHECKING:
     from trainwire.exporters.discord.discord import DiscordExporter
@@ -48,15 +49,6 @@ def _rank(value: Any) -> int:
         return 0
 
 
-def _name(record: LogRecord) -> str:
-    if record.event_name:
-        return record.event_name
-    for kv in record.attributes:
-        if kv.key == semconv.EVENT_NAME_ATTRIBUTE:
-            return kv.value.string_value
-    return ""
-
-
 class RunEvents:
     """Applies each run event to its :class:`RunInfo` and posts what the config asks for."""
 
@@ -84,7 +76,7 @@ class RunEvents:
             rank = _rank(attributes.get(semconv.ML_RUN_RANK))
             for scope_logs in resource_logs.scope_logs:
                 for record in scope_logs.log_records:
-                    name = _name(record)
+                    name = event_name(record)
                     if name and name not in (semconv.EVENT_RUN_HEARTBEAT, semconv.EVENT_CONSOLE):
                         await self._event(run, rank, name, record)
 

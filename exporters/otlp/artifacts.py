@@ -21,8 +21,6 @@ from typing import Any, BinaryIO
 import grpc
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from trainwire import semconv
-from trainwire.anyvalue import attributes_to_dict, from_any_value
 from trainwire.collector.artifacts import (
     CHUNK_BYTES,
     BlobNotFoundError,
@@ -32,6 +30,7 @@ from trainwire.collector.artifacts import (
 )
 from trainwire.errors import PermanentExportError, RetryableExportError
 from trainwire.proto import artifact_pb2, artifact_pb2_grpc
+from trainwire.records import artifact_digests as named_digests
 from trainwire.transports.grpc import classify_rpc_error
 
 __all__ = ["BlobForwarder", "artifact_digests"]
@@ -46,22 +45,13 @@ _REMEMBERED = 4096
 
 def artifact_digests(request: ExportLogsServiceRequest) -> list[str]:
     """The valid SHA-256 digests that ``ml.artifact`` events of ``request`` name, in order."""
-    found: dict[str, None] = {}
-    for resource_logs in request.resource_logs:
-        for scope_logs in resource_logs.scope_logs:
-            for record in scope_logs.log_records:
-                name = record.event_name or attributes_to_dict(record.attributes).get(
-                    semconv.EVENT_NAME_ATTRIBUTE
-                )
-                if name != semconv.EVENT_ARTIFACT or not record.HasField("body"):
-                    continue
-                body = from_any_value(record.body)
-                sha256 = body.get("sha256") if isinstance(body, dict) else None
-                try:
-                    found[check_sha256(sha256)] = None  # type: ignore[arg-type]
-                except InvalidBlobRequestError:
-                    continue
-    return list(found)
+    valid = []
+    for sha256 in named_digests(request):
+        try:
+            valid.append(check_sha256(sha256))
+        except InvalidBlobRequestError:
+            continue
+    return valid
 
 
 class BlobForwarder:

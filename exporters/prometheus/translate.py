@@ -29,6 +29,7 @@ from trainwire.anyvalue import from_any_value
 from trainwire.exporters.prometheus.config import PrometheusExporterConfig
 from trainwire.exporters.prometheus.naming import label_name, metric_name, unit_words
 from trainwire.exporters.prometheus.series import Family, Histogram, Resource, SeriesStore, Summary
+from trainwire.records import event_name
 
 __all__ = ["RUN_LABELS", "Translator"]
 
@@ -211,7 +212,7 @@ class Translator:
                     self._event(run_id, rank, record)
 
     def _event(self, run_id: str, rank: str, record: LogRecord) -> None:
-        name = _event_name(record)
+        name = event_name(record)
         if name == semconv.EVENT_RUN_END:
             self.store.run_ended(run_id, rank)
         elif name in (semconv.EVENT_RUN_START, semconv.EVENT_RUN_RENAME):
@@ -247,15 +248,6 @@ def _buckets(point: Any) -> Histogram:
     if len(counts) != len(bounds) + 1:  # no buckets sent: only the count and sum
         bounds, counts = (), (point.count,)
     return Histogram(bounds, counts, point.count, point.sum if point.HasField("sum") else None)
-
-
-def _event_name(record: LogRecord) -> str:
-    if record.event_name:
-        return record.event_name
-    for kv in record.attributes:
-        if kv.key == semconv.EVENT_NAME_ATTRIBUTE:
-            return kv.value.string_value
-    return ""
 
 
 def _explicit(point: Any) -> Histogram:

@@ -23,8 +23,7 @@ from pathlib import Path
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from trainwire import semconv
-from trainwire.anyvalue import attributes_to_dict, from_any_value
+from trainwire.records import artifact_digests
 
 __all__ = [
     "GcResult",
@@ -106,20 +105,7 @@ def _artifact_digests(payload: bytes) -> set[str]:
         request = ExportLogsServiceRequest.FromString(payload)
     except Exception:  # noqa: BLE001 - a queued item we cannot read names no blob we know of
         return set()
-    digests = set()
-    for resource_logs in request.resource_logs:
-        for scope_logs in resource_logs.scope_logs:
-            for record in scope_logs.log_records:
-                name: object = record.event_name
-                if not name:
-                    name = attributes_to_dict(record.attributes).get(semconv.EVENT_NAME_ATTRIBUTE)
-                if name != semconv.EVENT_ARTIFACT or not record.HasField("body"):
-                    continue
-                body = from_any_value(record.body)
-                sha256 = body.get("sha256") if isinstance(body, dict) else None
-                if isinstance(sha256, str):
-                    digests.add(sha256)
-    return digests
+    return set(artifact_digests(request))
 
 
 def collect_garbage(

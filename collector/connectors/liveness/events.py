@@ -20,7 +20,7 @@ from trainwire.anyvalue import from_any_value
 from trainwire.collector.connectors.liveness.state import RankState
 from trainwire.records import EventRecord, encode_events
 
-__all__ = ["SCOPE", "crash_request", "end_status", "event_name", "last_log_time", "stall_request"]
+__all__ = ["SCOPE", "crash_request", "end_status", "last_log_time", "stall_request"]
 
 SCOPE = InstrumentationScope(name="trainwire.collector.liveness")
 """The instrumentation scope of what the connector emits."""
@@ -71,16 +71,6 @@ def _request(
 def _iso(time_ns: int) -> str:
     moment = datetime.fromtimestamp(time_ns / 1e9, tz=timezone.utc)
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def event_name(record: LogRecord) -> str:
-    """The record's event name, from ``event_name`` or the older ``event.name`` attribute."""
-    if record.event_name:
-        return record.event_name
-    for kv in record.attributes:
-        if kv.key == semconv.EVENT_NAME_ATTRIBUTE:
-            return kv.value.string_value
-    return ""
 
 
 def _body(record: LogRecord) -> Any:

@@ -33,13 +33,13 @@ from trainwire.collector.connectors.liveness.config import LivenessConfig
 from trainwire.collector.connectors.liveness.events import (
     crash_request,
     end_status,
-    event_name,
     last_log_time,
     stall_request,
 )
 from trainwire.collector.connectors.liveness.state import RankKey, RankState, rank_key
 from trainwire.collector.rundirectory import run_directory
 from trainwire.errors import ConfigError
+from trainwire.records import event_name
 
 __all__ = ["LivenessConnector"]
 

@@ -28,19 +28,10 @@ from trainwire.collector.processors._otlp import Request, forward, keep_items, l
 from trainwire.collector.processors._patterns import NamePatterns
 from trainwire.collector.processors._telemetry import ProcessorCounters
 from trainwire.collector.processors.filter.config import FilterProcessorConfig
-from trainwire.semconv import EVENT_NAME_ATTRIBUTE, METRIC_STEP
+from trainwire.records import event_name
+from trainwire.semconv import METRIC_STEP
 
-__all__ = ["FilterProcessor", "event_name"]
-
-
-def event_name(record: LogRecord) -> str:
-    """The record's event name: the ``event_name`` field, else the ``event.name`` attribute."""
-    if record.event_name:
-        return record.event_name
-    for attribute in record.attributes:
-        if attribute.key == EVENT_NAME_ATTRIBUTE:
-            return attribute.value.string_value
-    return ""
+__all__ = ["FilterProcessor"]
 
 
 class FilterProcessor:
