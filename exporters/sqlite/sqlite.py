@@ -25,12 +25,12 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from trainwire.collector.component import ComponentID, Host, Signal
 from trainwire.collector.encoded import encoded
-from trainwire.collector.exporterhelper.requests import count_items
+from trainwire.collector.exporterhelper.requests import count_items, request_type
 from trainwire.errors import ConfigError, PermanentExportError, RetryableExportError
 from trainwire.exporters.sqlite.config import SqliteExporterConfig
 from trainwire.exporters.sqlite.lease import renew_leases
 from trainwire.exporters.sqlite.schema import connect
-from trainwire.exporters.sqlite.storing import REQUEST_TYPES, Stored, store
+from trainwire.exporters.sqlite.storing import Stored, store
 from trainwire.exporters.sqlite.writer import StoreWriter
 from trainwire.exporters.sqlite.writer_process import WriterProcess
 
@@ -142,7 +142,7 @@ class SqliteExporter:
             raise PermanentExportError(f"{self.id}: cannot store {signal.value}")
         child = self._child
         if child is None:
-            request = REQUEST_TYPES[signal.value].FromString(payload)
+            request = request_type(signal).FromString(payload)
             await self.push(signal, request)
             return count_items(signal, request)
         written, items, dropped = await self._run(lambda: child.write(signal.value, payload))

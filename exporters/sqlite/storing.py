@@ -9,22 +9,10 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
 from trainwire.errors import PermanentExportError
 from trainwire.exporters.sqlite.writer import StoreWriter
 
-__all__ = ["REQUEST_TYPES", "Stored", "store"]
-
-REQUEST_TYPES: dict[str, type[Any]] = {
-    "metrics": ExportMetricsServiceRequest,
-    "logs": ExportLogsServiceRequest,
-    "traces": ExportTraceServiceRequest,
-}
+__all__ = ["Stored", "store"]
 
 # Failures that depend on the data, not on the moment: retrying the same request cannot help.
 DATA_ERRORS = (

@@ -131,9 +131,9 @@ class WriterProcess:
 def _serve(conn: Connection, path: str) -> None:
     """The child: open the store, then parse and write each payload until told to stop."""
     from trainwire.collector.component import Signal
-    from trainwire.collector.exporterhelper.requests import count_items
+    from trainwire.collector.exporterhelper.requests import count_items, request_type
     from trainwire.exporters.sqlite.schema import connect
-    from trainwire.exporters.sqlite.storing import REQUEST_TYPES, store
+    from trainwire.exporters.sqlite.storing import store
     from trainwire.exporters.sqlite.writer import StoreWriter
 
     try:
@@ -152,7 +152,7 @@ def _serve(conn: Connection, path: str) -> None:
             break
         _, signal, payload = message
         try:
-            request = REQUEST_TYPES[signal].FromString(payload)
+            request = request_type(Signal(signal)).FromString(payload)
             stored = store(writer, signal, request)
             answer: tuple[Any, ...] = (
                 "ok",
