@@ -20,8 +20,16 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
-__all__ = ["DEFAULT_TEST_CONFIG", "CollectorProcess", "clean_environment", "free_port", "wait_for"]
+__all__ = [
+    "DEFAULT_TEST_CONFIG",
+    "CollectorProcess",
+    "ComponentHost",
+    "clean_environment",
+    "free_port",
+    "wait_for",
+]
 
 DEFAULT_TEST_CONFIG = """\
 receivers:
@@ -177,6 +185,31 @@ def wait_for(condition: object, timeout_s: float = 10.0, interval_s: float = 0.0
         if time.monotonic() >= end:
             return False
         time.sleep(interval_s)
+
+
+class ComponentHost:
+    """The collector Host one component sees when a test starts it on its own: a real
+    telemetry registry, the given extensions by id (``storage`` the usual one), and the
+    status reports it made (``reports``)."""
+
+    def __init__(self, storage: Any = None, **extensions: Any) -> None:
+        from trainwire.collector.component import ComponentID
+        from trainwire.collector.telemetry import Telemetry
+
+        self.telemetry = Telemetry()
+        self.storage = storage
+        self._extensions = {ComponentID.parse(k): v for k, v in extensions.items()}
+        if storage is not None:
+            self._extensions[ComponentID("storage")] = storage
+        self.reports: list[tuple[Any, str]] = []
+
+    def report_status(self, component: Any, message: str) -> None:
+        """Keep a component's status report."""
+        self.reports.append((component, message))
+
+    def get_extension(self, component: Any) -> Any:
+        """The extension with this id, or None."""
+        return self._extensions.get(component)
 
 
 def free_port() -> int:

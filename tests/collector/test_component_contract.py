@@ -15,10 +15,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from trainwire.collector import ComponentID, Factory, Kind, Signal, default_factories
-from trainwire.collector.component import Component
 from trainwire.collector.confmap import decode
 from trainwire.collector.extensions.storage import StorageConfig, StorageExtension
-from trainwire.collector.telemetry import Telemetry
+from trainwire.testing import ComponentHost as Host
 
 FACTORIES = [f for group in default_factories().values() for f in group.values()]
 
@@ -39,20 +38,6 @@ class Sink:
 
     async def consume_traces(self, request: ExportTraceServiceRequest) -> None:
         self.traces.append(request)
-
-
-class Host:
-    """A host with a started storage extension (id `storage`) and a telemetry registry."""
-
-    def __init__(self, storage: StorageExtension) -> None:
-        self.telemetry = Telemetry()
-        self._storage = storage
-
-    def report_status(self, component: ComponentID, message: str) -> None:
-        pass
-
-    def get_extension(self, component: ComponentID) -> Component | None:
-        return self._storage if component == ComponentID("storage") else None
 
 
 _NO_WAIT_QUEUE = {"sending_queue": {"storage": "storage", "drain_timeout_s": 0}}

@@ -17,11 +17,11 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from trainwire import semconv
 from trainwire.anyvalue import attributes_to_dict, from_any_value, to_attributes
-from trainwire.collector.component import Component, ComponentID
+from trainwire.collector.component import ComponentID
 from trainwire.collector.extensions.storage import StorageConfig, StorageExtension
-from trainwire.collector.telemetry import Telemetry
 from trainwire.errors import RetryableExportError
 from trainwire.records import EventRecord, MetricRecord, encode_events, encode_metrics, new_uid
+from trainwire.testing import ComponentHost as Host
 
 SCOPE = InstrumentationScope(name=semconv.SCOPE_NAME, version="0.1.0")
 T0 = 1_700_000_000.0
@@ -75,20 +75,6 @@ class LogsSink:
                             }
                         )
         return found
-
-
-class Host:
-    """A host whose only extension is a started storage extension (or none)."""
-
-    def __init__(self, storage: StorageExtension | None) -> None:
-        self.telemetry = Telemetry()
-        self._storage = storage
-
-    def report_status(self, component: ComponentID, message: str) -> None:
-        pass
-
-    def get_extension(self, component: ComponentID) -> Component | None:
-        return self._storage if component == ComponentID("storage") else None
 
 
 class Wire:

@@ -16,8 +16,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from trainwire.collector.component import ComponentID, Signal
 from trainwire.collector.exporterhelper import QueueConfig, QueuedExporter, RetryConfig
 from trainwire.collector.extensions.storage import StorageConfig, StorageExtension
-from trainwire.collector.telemetry import Telemetry
 from trainwire.errors import PermanentExportError, RetryableExportError
+from trainwire.testing import ComponentHost as Host
 
 FAST_RETRY = RetryConfig(initial_interval_s=0.01, max_interval_s=0.05, max_elapsed_time_s=0)
 
@@ -53,20 +53,6 @@ class Destination:
             for m in sm.metrics
             for p in m.gauge.data_points
         ]
-
-
-class Host:
-    """A host with a storage extension and a telemetry registry."""
-
-    def __init__(self, storage: StorageExtension) -> None:
-        self.telemetry = Telemetry()
-        self.storage = storage
-
-    def report_status(self, component: ComponentID, message: str) -> None:
-        pass
-
-    def get_extension(self, component: ComponentID) -> Any:
-        return self.storage if component == ComponentID("storage") else None
 
 
 def _metrics(value: float) -> ExportMetricsServiceRequest:

@@ -23,8 +23,8 @@ from trainwire.collector.extensions.health_check import (
     factory,
 )
 from trainwire.collector.extensions.health_check.health_check import _duration
-from trainwire.collector.telemetry import Telemetry
 from trainwire.testing import CollectorProcess
+from trainwire.testing import ComponentHost as Host
 
 T0 = 1_700_000_000.0
 
@@ -37,18 +37,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-class Host:
-    """A host with no extensions."""
-
-    telemetry = Telemetry()
-
-    def report_status(self, component: ComponentID, message: str) -> None:
-        pass
-
-    def get_extension(self, component: ComponentID) -> Any:
-        return None
 
 
 def _get(port: int, path: str = "/") -> tuple[int, dict[str, Any]]:

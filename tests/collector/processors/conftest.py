@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from trainwire.collector.component import Component, ComponentID
-from trainwire.collector.telemetry import Telemetry
+from trainwire.testing import ComponentHost as Host
 
 
 class Sink:
@@ -38,20 +37,6 @@ class Sink:
         if self.error is not None:
             raise self.error
         into.append(request)
-
-
-class Host:
-    """A host with real telemetry and no extensions."""
-
-    def __init__(self) -> None:
-        self.telemetry = Telemetry()
-        self.statuses: list[str] = []
-
-    def report_status(self, component: ComponentID, message: str) -> None:
-        self.statuses.append(f"{component}: {message}")
-
-    def get_extension(self, component: ComponentID) -> Component | None:
-        return None
 
 
 @pytest.fixture

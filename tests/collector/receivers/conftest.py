@@ -19,11 +19,11 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from trainwire.anyvalue import to_attributes
-from trainwire.collector.component import Component, ComponentID, Signal
+from trainwire.collector.component import ComponentID, Signal
 from trainwire.collector.confmap import decode
 from trainwire.collector.receivers.otlp import OtlpReceiver, OtlpReceiverConfig
-from trainwire.collector.telemetry import Telemetry
 from trainwire.testing import DEFAULT_TEST_CONFIG
+from trainwire.testing import ComponentHost as FakeHost
 
 T = TypeVar("T")
 T0 = 1_700_000_000_000_000_000
@@ -97,20 +97,6 @@ class Sink:
         self.requests.append(request)
 
     consume_metrics = consume_logs = consume_traces = _take
-
-
-class FakeHost:
-    """A host with a telemetry registry and no extensions."""
-
-    def __init__(self) -> None:
-        self.telemetry = Telemetry()
-
-    def report_status(self, component: ComponentID, message: str) -> None:
-        """Ignore status reports."""
-
-    def get_extension(self, component: ComponentID) -> Component | None:
-        """No extensions here."""
-        return None
 
 
 @dataclass

@@ -11,21 +11,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 
 from trainwire.anyvalue import attributes_to_dict
-from trainwire.collector.component import Component, ComponentID
-from trainwire.collector.telemetry import Telemetry
-
-
-class Host:
-    """A collector host with a telemetry registry and no extensions."""
-
-    def __init__(self) -> None:
-        self.telemetry = Telemetry()
-
-    def report_status(self, component: ComponentID, message: str) -> None:
-        pass
-
-    def get_extension(self, component: ComponentID) -> Component | None:
-        return None
+from trainwire.testing import ComponentHost as Host
 
 
 class Sink:

@@ -33,25 +33,11 @@ from trainwire.anyvalue import to_attributes
 from trainwire.collector.artifacts import ArtifactService
 from trainwire.collector.component import ComponentID, Signal
 from trainwire.collector.extensions.storage import StorageConfig, StorageExtension
-from trainwire.collector.telemetry import Telemetry
 from trainwire.records import EventRecord, MetricRecord, encode_events, encode_metrics
+from trainwire.testing import ComponentHost as Host
 
 T0 = 1_700_000_000_000_000_000
 SCOPE = InstrumentationScope(name=semconv.SCOPE_NAME, version="0.1.0")
-
-
-class Host:
-    """A host with a started storage extension (id ``storage``) and a telemetry registry."""
-
-    def __init__(self, storage: StorageExtension) -> None:
-        self.telemetry = Telemetry()
-        self.storage = storage
-
-    def report_status(self, component: ComponentID, message: str) -> None:
-        pass
-
-    def get_extension(self, component: ComponentID) -> Any:
-        return self.storage if component == ComponentID("storage") else None
 
 
 @pytest.fixture

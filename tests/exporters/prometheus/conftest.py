@@ -15,9 +15,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 
 from trainwire import semconv
 from trainwire.anyvalue import set_any_value, to_attributes
-from trainwire.collector.component import Component, ComponentID
-from trainwire.collector.telemetry import Telemetry
+from trainwire.collector.component import ComponentID
 from trainwire.exporters.prometheus import PrometheusExporter, PrometheusExporterConfig
+from trainwire.testing import ComponentHost as Host
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 
@@ -30,19 +30,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-class Host:
-    """What the exporter asks of the collector: only the telemetry registry."""
-
-    def __init__(self) -> None:
-        self.telemetry = Telemetry()
-
-    def report_status(self, component: ComponentID, message: str) -> None:
-        pass
-
-    def get_extension(self, component: ComponentID) -> Component | None:
-        return None
 
 
 class Harness:

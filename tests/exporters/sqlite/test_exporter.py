@@ -9,22 +9,10 @@ from typing import Any
 import pytest
 
 from trainwire import semconv
-from trainwire.collector.component import Component, ComponentID
+from trainwire.collector.component import ComponentID
 from trainwire.errors import RetryableExportError
 from trainwire.exporters.sqlite import SqliteExporter, SqliteExporterConfig, StoreReader
-
-
-class RecordingHost:
-    """A Host that records status reports and has no extensions."""
-
-    def __init__(self) -> None:
-        self.reports: list[tuple[ComponentID, str]] = []
-
-    def report_status(self, component: ComponentID, message: str) -> None:
-        self.reports.append((component, message))
-
-    def get_extension(self, component: ComponentID) -> Component | None:
-        return None
+from trainwire.testing import ComponentHost as RecordingHost
 
 
 def _exporter(path: Path) -> SqliteExporter:
