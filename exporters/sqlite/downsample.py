@@ -4,45 +4,25 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Iterable
 from typing import Any
 
 from trainwire.exporters.sqlite.rollups import SHIFTS
+from trainwire.exporters.sqlite.series_read import SeriesPoints, read_points, step_at
 from trainwire.exporters.sqlite.values import json_number
 
 __all__ = ["downsample", "series_points"]
 
 
-def _step_bounds(from_step: int | None, to_step: int | None) -> tuple[str, list[Any]]:
-    sql, args = "", []
-    if from_step is not None:
-        sql += " AND step >= ?"
-        args.append(from_step)
-    if to_step is not None:
-        sql += " AND step <= ?"
-        args.append(to_step)
-    return sql, args
-
-
-def _columns(
-    rows: Iterable[tuple[Any, ...]], total: int | None, downsampled: bool
-) -> dict[str, Any]:
-    """``(step, time, value)`` rows as three lists (``total``: their count when None)."""
-    steps: list[Any] = []
-    times: list[int] = []
-    values: list[Any] = []
-    add_step, add_time, add_value = steps.append, times.append, values.append
-    for step, t, value in rows:  # one pass beats fetchall() + zip(*rows) about twice over
-        add_step(step)
-        add_time(t)
-        add_value(value)
-    if None in values or math.inf in values or -math.inf in values:
-        values = [json_number(math.nan if v is None else v) for v in values]
+def _columns(points: SeriesPoints, total: int | None, downsampled: bool) -> dict[str, Any]:
+    """The points as three JSON-ready lists (``total``: their count when None)."""
+    values: list[Any] = points.values
+    if points.nonfinite:
+        values = [json_number(v) for v in values]
     return {
-        "total": len(times) if total is None else total,
+        "total": len(points) if total is None else total,
         "downsampled": downsampled,
-        "step": steps,
-        "time": times,
+        "step": points.steps,
+        "time": points.times,
         "value": values,
     }
 
@@ -55,18 +35,10 @@ def series_points(
     limit: int | None,
 ) -> dict[str, Any]:
     """Every point (the first ``limit``) of the series within the steps, in time order."""
-    bounds, args = _step_bounds(from_step, to_step)
-    sql = f"SELECT step, time, value FROM points WHERE series_id = ?{bounds} ORDER BY time"
-    if limit is not None:
-        sql += " LIMIT ?"
-        args = [*args, limit]
-    total = None
-    if limit is not None:
-        (total,) = conn.execute(
-            f"SELECT count(*) FROM points WHERE series_id = ?{bounds}",
-            (series_id, *args[:-1]),
-        ).fetchone()
-    return _columns(conn.execute(sql, (series_id, *args)), total, False)
+    points = read_points(conn, series_id, from_step=from_step, to_step=to_step)
+    if limit is None:
+        return _columns(points, None, False)
+    return _columns(points.head(limit), len(points), False)
 
 
 def downsample(
@@ -88,12 +60,11 @@ def downsample(
     ).fetchone()[0]
     if not total or total <= max_points:
         return series_points(conn, series_id, None, None, None)
-    first = conn.execute(
-        "SELECT time FROM points WHERE series_id = ? ORDER BY time LIMIT 1", (series_id,)
-    ).fetchone()[0]
-    last = conn.execute(
-        "SELECT time FROM points WHERE series_id = ? ORDER BY time DESC LIMIT 1", (series_id,)
-    ).fetchone()[0]
+    first, last = conn.execute(
+        "SELECT min(first_time), max(last_time) FROM point_rollups"
+        " WHERE series_id = ? AND shift = ?",
+        (series_id, SHIFTS[-1]),
+    ).fetchone()
     buckets = max(1, max_points // 4)
     width = (last - first) // buckets + 1
     fitting = [s for s in SHIFTS if (1 << s) * 4 <= width]
@@ -126,20 +97,17 @@ def downsample(
             if t is not None:
                 keep[t] = (step, value)
         if cur[12] is not None:
-            keep[cur[12]] = (_step_at(conn, series_id, cur[12]), None)
+            keep[cur[12]] = (step_at(conn, series_id, cur[12]), math.nan)
     # A step that arrived after its points (split requests) is in points, not the rollups.
-    rows = [
-        (keep[t][0] if keep[t][0] is not None else _step_at(conn, series_id, t), t, keep[t][1])
-        for t in sorted(keep)
-    ]
-    return _columns(rows, int(total), True)
-
-
-def _step_at(conn: sqlite3.Connection, series_id: int, time: int) -> int | None:
-    row = conn.execute(
-        "SELECT step FROM points WHERE series_id = ? AND time = ?", (series_id, time)
-    ).fetchone()
-    return None if row is None else row[0]
+    out = SeriesPoints()
+    for t in sorted(keep):
+        step, value = keep[t]
+        out.steps.append(step if step is not None else step_at(conn, series_id, t))
+        out.times.append(t)
+        if value is None or not math.isfinite(value):
+            out.nonfinite = True
+        out.values.append(math.nan if value is None else value)
+    return _columns(out, int(total), True)
 
 
 def _scan(
@@ -149,32 +117,39 @@ def _scan(
     to_step: int | None,
     max_points: int,
 ) -> dict[str, Any]:
-    """Downsample by scanning the points (a step range, or buckets finer than any rollup)."""
-    bounds, args = _step_bounds(from_step, to_step)
-    where = f"series_id = ?{bounds}"
-    params = (series_id, *args)
-    total, first, last = conn.execute(
-        f"SELECT count(*), min(time), max(time) FROM points WHERE {where}", params
-    ).fetchone()
+    """Downsample by reading the points (a step range, or buckets finer than any rollup)."""
+    points = read_points(conn, series_id, from_step=from_step, to_step=to_step)
+    total = len(points)
     if total <= max_points:
-        return series_points(conn, series_id, from_step, to_step, None) | {"total": total}
-    buckets = max(1, max_points // 4)
-    width = (last - first) // buckets + 1
-    keep: dict[int, tuple[Any, ...]] = {}
-    bucket = "(time - ?) / ?"
-    for pick, extra in (
-        ("min(time)", ""),
-        ("max(time)", ""),
-        ("min(value)", ""),
-        ("max(value)", ""),
-        ("min(time)", " AND value IS NULL"),
-    ):
-        # SQLite fills bare columns from the row that gave the single min()/max().
-        for row in conn.execute(
-            f"SELECT {pick}, step, time, value FROM points WHERE {where}{extra} GROUP BY {bucket}",
-            (*params, first, width),
-        ):
-            if row[0] is not None or pick == "min(time)":
-                keep[row[2]] = row[1:]
-    rows = [keep[t] for t in sorted(keep)]
-    return _columns(rows, total, True)
+        return _columns(points, None, False)
+    times, values = points.times, points.values
+    first = times[0]
+    width = (times[-1] - first) // max(1, max_points // 4) + 1
+    keep: set[int] = set()  # indexes of the points kept
+    bucket, start = (times[0] - first) // width, 0
+    for i in range(1, total + 1):
+        b = (times[i] - first) // width if i < total else None
+        if b == bucket:
+            continue
+        keep.update(_shape(values, start, i))
+        if b is not None:
+            bucket, start = b, i
+    out = SeriesPoints(nonfinite=points.nonfinite)
+    for i in sorted(keep):
+        out.steps.append(points.steps[i])
+        out.times.append(times[i])
+        out.values.append(values[i])
+    return _columns(out, total, True)
+
+
+def _shape(values: list[float], start: int, end: int) -> tuple[int, ...]:
+    """Indexes of the first, last, lowest and highest value in ``[start, end)``, and of
+    the first NaN (NaN is neither lowest nor highest)."""
+    part = values[start:end]
+    finite = [v for v in part if v == v]
+    picked = [start, end - 1]
+    if finite:
+        picked += [start + part.index(min(finite)), start + part.index(max(finite))]
+    if len(finite) < len(part):
+        picked.append(start + next(i for i, v in enumerate(part) if v != v))
+    return tuple(picked)

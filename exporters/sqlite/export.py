@@ -18,15 +18,18 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import heapq
 import json
 import math
 import sqlite3
 from collections.abc import Callable, Iterator
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
 from trainwire import semconv
 from trainwire.exporters.sqlite.reader import StoreReader
+from trainwire.exporters.sqlite.series_read import count_points, read_points
 
 __all__ = ["FORMATS", "export_run", "run_document"]
 
@@ -155,31 +158,35 @@ def _artifacts(conn: sqlite3.Connection, run_id: str) -> list[dict[str, Any]]:
     return [dict(zip(fields, row, strict=True)) | {"time": _iso(row[5])} for row in rows]
 
 
-_POINTS_SQL = (
-    " FROM points p JOIN series s ON s.id = p.series_id JOIN resources r ON r.id = s.resource_id"
-    " WHERE r.run_id = ? AND s.scope_name = ? AND s.type IN ('gauge', 'sum')"
-)
+def _series(conn: sqlite3.Connection, run_id: str) -> list[tuple[int, str]]:
+    """The run's logged scalar series: ``(series id, metric name)``."""
+    return conn.execute(
+        "SELECT s.id, s.name FROM series s JOIN resources r ON r.id = s.resource_id"
+        " WHERE r.run_id = ? AND s.scope_name = ? AND s.type IN ('gauge', 'sum')",
+        (run_id, semconv.SCOPE_NAME),
+    ).fetchall()
 
 
 def _count(conn: sqlite3.Connection, run_id: str) -> int:
-    row = conn.execute("SELECT count(*)" + _POINTS_SQL, (run_id, semconv.SCOPE_NAME)).fetchone()
-    return int(row[0])
+    return sum(count_points(conn, sid) for sid, _ in _series(conn, run_id))
 
 
 def _points(
     conn: sqlite3.Connection, run_id: str, total: int, progress: Progress
 ) -> Iterator[tuple[str, int | None, int, float]]:
-    cursor = conn.execute(
-        "SELECT s.name, p.step, p.time, p.value" + _POINTS_SQL + " ORDER BY p.time, s.name",
-        (run_id, semconv.SCOPE_NAME),
-    )
+    """Every point as ``(name, step, time, value)``, by time and then name."""
+    streams = []
+    for sid, name in _series(conn, run_id):
+        stored = read_points(conn, sid)
+        streams.append(zip(repeat(name), stored.steps, stored.times, stored.values))
     done = 0
     progress(0, total)
-    while rows := cursor.fetchmany(_BATCH):
-        for name, step, time, value in rows:
-            yield name, step, time, float("nan") if value is None else float(value)
-        done += len(rows)
-        progress(done, total)
+    for point in heapq.merge(*streams, key=lambda p: (p[2], p[0])):
+        yield point
+        done += 1
+        if done % _BATCH == 0:
+            progress(done, total)
+    progress(done, total)
 
 
 def _write_whirr(

@@ -298,13 +298,16 @@ def field_sql(field: tuple[str, ...], status_sql: str, args: list[Any]) -> str:
             f" FROM {head} k WHERE k.run_id = r.run_id AND k.key = ?)"
         )
     # summary: the explicit value, else the metric's last logged value.
-    args.extend((key, key))
+    args.extend((key, key, key))
     return (
         "coalesce((SELECT CASE WHEN json_valid(k.value) THEN json_extract(k.value, '$') END"
         " FROM summaries k WHERE k.run_id = r.run_id AND k.key = ?),"
-        " (SELECT p.value FROM resources rs JOIN series s ON s.resource_id = rs.id"
-        " JOIN points p ON p.series_id = s.id WHERE rs.run_id = r.run_id AND s.name = ?"
-        " ORDER BY p.time DESC LIMIT 1))"
+        " (SELECT v FROM (SELECT p.time AS t, p.value AS v FROM resources rs"
+        " JOIN series s ON s.resource_id = rs.id JOIN points p ON p.series_id = s.id"
+        " WHERE rs.run_id = r.run_id AND s.name = ?"
+        " UNION ALL SELECT c.last_time, c.last_value FROM resources rs"
+        " JOIN series s ON s.resource_id = rs.id JOIN point_chunks c ON c.series_id = s.id"
+        " WHERE rs.run_id = r.run_id AND s.name = ?) ORDER BY t DESC LIMIT 1))"
     )
 
 

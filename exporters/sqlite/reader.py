@@ -12,6 +12,7 @@ from trainwire import semconv
 from trainwire.errors import RunNotFoundError
 from trainwire.exporters.sqlite.runref import resolve_run
 from trainwire.exporters.sqlite.schema import connect
+from trainwire.exporters.sqlite.series_read import last_point, read_points
 
 __all__ = ["LatestValue", "RunRecord", "StoreReader"]
 
@@ -132,11 +133,7 @@ class StoreReader:
         """
         latest: dict[str, LatestValue] = {}
         for sid, name, attributes in self._series(run_id, logged):
-            row = self._conn.execute(
-                "SELECT value, step, time FROM points WHERE series_id = ?"
-                " ORDER BY time DESC LIMIT 1",
-                (sid,),
-            ).fetchone()
+            row = last_point(self._conn, sid)
             if row is None:
                 continue
             key = name if attributes == "{}" else f"{name}{_label_text(attributes)}"
@@ -147,9 +144,12 @@ class StoreReader:
     def last_step(self, run_id: str) -> int:
         """The highest step of the run's logged points (-1 if it has none)."""
         row = self._conn.execute(
-            "SELECT max(p.step) FROM points p JOIN series s ON s.id = p.series_id"
-            " JOIN resources r ON r.id = s.resource_id WHERE r.run_id = ?",
-            (run_id,),
+            "SELECT max(step) FROM (SELECT max(p.step) AS step FROM points p"
+            " JOIN series s ON s.id = p.series_id JOIN resources r ON r.id = s.resource_id"
+            " WHERE r.run_id = ? UNION ALL SELECT max(c.max_step) FROM point_chunks c"
+            " JOIN series s ON s.id = c.series_id JOIN resources r ON r.id = s.resource_id"
+            " WHERE r.run_id = ?)",
+            (run_id, run_id),
         ).fetchone()
         return -1 if row is None or row[0] is None else int(row[0])
 
@@ -165,13 +165,13 @@ class StoreReader:
 
     def points(self, run_id: str, key: str) -> list[tuple[int | None, int, float]]:
         """Every ``(step, time, value)`` of metric ``key`` in the run, in time order."""
-        rows = self._conn.execute(
-            "SELECT p.step, p.time, p.value FROM points p JOIN series s ON s.id = p.series_id"
-            " JOIN resources r ON r.id = s.resource_id WHERE r.run_id = ? AND s.name = ?"
-            " ORDER BY p.time",
+        series = self._conn.execute(
+            "SELECT s.id FROM series s JOIN resources r ON r.id = s.resource_id"
+            " WHERE r.run_id = ? AND s.name = ? AND s.type IN ('gauge', 'sum')",
             (run_id, key),
-        )
-        return [(step, time, _value(value)) for step, time, value in rows]
+        ).fetchall()
+        rows = [row for (sid,) in series for row in read_points(self._conn, sid).rows()]
+        return sorted(rows, key=lambda row: row[1]) if len(series) > 1 else rows
 
     def _series(self, run_id: str, logged: bool) -> list[tuple[int, str, str]]:
         scope_test = "=" if logged else "<>"

@@ -24,6 +24,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from trainwire import semconv
 from trainwire.anyvalue import set_any_value, to_attributes
 from trainwire.exporters.sqlite.schema import connect
+from trainwire.exporters.sqlite.series_read import read_points
 from trainwire.spool import SIGNAL_LOGS, SIGNAL_METRICS
 
 __all__ = ["SIGNAL_LOGS", "SIGNAL_METRICS", "replay_run", "run_ids"]
@@ -67,9 +68,8 @@ def _metrics(
     ).fetchall()
     for sid, scope, version, name, kind, unit, attributes in series:
         if kind in ("gauge", "sum"):
-            rows = conn.execute(
-                "SELECT time, value, step FROM points WHERE series_id = ? ORDER BY time", (sid,)
-            ).fetchall()
+            stored = read_points(conn, sid)
+            rows = list(zip(stored.times, stored.values, stored.steps, strict=True))
         elif kind == "histogram":
             rows = conn.execute(
                 "SELECT time, step, count, sum, min, max, data FROM distributions"

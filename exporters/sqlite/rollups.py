@@ -6,7 +6,7 @@ first, last, lowest and highest point (time, step, value) and the time of the fi
 The writer folds each batch of new points in; aggregates of a block merge exactly
 (count adds, extremes compare), so the common path reads nothing back. When some rows
 of a batch were already stored (a re-sent request), the blocks it touched are recomputed
-from ``points`` instead. A ``resume_from`` rewind (and removing a run) recomputes or
+from the stored points instead. A ``resume_from`` rewind (and removing a run) recomputes or
 drops the rollups of the series it changed.
 """
 
@@ -16,6 +16,8 @@ import sqlite3
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+from trainwire.exporters.sqlite.series_read import read_points
 
 __all__ = ["SHIFTS", "flush", "fold", "rebuild", "rebuild_all", "rebuild_series"]
 
@@ -161,11 +163,11 @@ def rebuild(conn: sqlite3.Connection, series_id: int, start: int, end: int) -> N
         " AND block < (? >> shift)",
         (series_id, start, end),
     )
-    rows = conn.execute(
-        "SELECT series_id, time, step, value FROM points WHERE series_id = ? AND time >= ?"
-        " AND time < ? ORDER BY time",
-        (series_id, start, end),
-    ).fetchall()
+    points = read_points(conn, series_id, from_time=start, to_time=end)
+    rows = [
+        (series_id, t, step, None if value != value else value)  # NaN folds as NULL
+        for step, t, value in zip(points.steps, points.times, points.values, strict=True)
+    ]
     if rows:
         fold(conn, rows, True)
 
@@ -179,5 +181,10 @@ def rebuild_series(conn: sqlite3.Connection, series_ids: Iterable[int]) -> None:
 def rebuild_all(conn: sqlite3.Connection) -> None:
     """Fold every stored point into fresh rollups (the migration to schema 5)."""
     conn.execute("DELETE FROM point_rollups")
-    series = [sid for (sid,) in conn.execute("SELECT DISTINCT series_id FROM points")]
+    series = [
+        sid
+        for (sid,) in conn.execute(
+            "SELECT DISTINCT series_id FROM points UNION SELECT series_id FROM point_chunks"
+        )
+    ]
     rebuild_series(conn, series)

@@ -15,6 +15,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from trainwire import semconv
 from trainwire.anyvalue import attributes_to_dict, from_any_value
+from trainwire.exporters.sqlite.chunks import unseal
 from trainwire.exporters.sqlite.identity import canonical_json, column_text, digest
 from trainwire.exporters.sqlite.rollups import rebuild_series
 
@@ -159,6 +160,14 @@ def _resume(conn: sqlite3.Connection, run_id: str, rank: int, time: int, resume_
         " JOIN resources r ON r.id = s.resource_id WHERE r.run_id = ? AND coalesce(r.rank, 0) = ?)"
     )
     args = (resume_from, time, run_id, rank)
+    # Sealed chunks holding such points go back to loose points first (chunks.py).
+    for (sid,) in conn.execute(
+        "SELECT DISTINCT series_id FROM point_chunks WHERE max_step > ? AND first_time < ?"
+        " AND series_id IN (SELECT s.id FROM series s JOIN resources r ON r.id = s.resource_id"
+        " WHERE r.run_id = ? AND coalesce(r.rank, 0) = ?)",
+        args,
+    ).fetchall():
+        unseal(conn, sid, " AND max_step > ? AND first_time < ?", (resume_from, time))
     conn.execute(
         "INSERT OR IGNORE INTO superseded_points SELECT series_id, time, step, value FROM points"
         + where,

@@ -8,6 +8,7 @@ from typing import Any
 
 from trainwire import semconv
 from trainwire.exporters.sqlite.rollups import SHIFTS
+from trainwire.exporters.sqlite.series_read import last_point
 from trainwire.exporters.sqlite.values import iso_time, json_number, jsonable
 
 __all__ = ["STATUS_SQL", "metric_summaries", "run_dict"]
@@ -84,10 +85,7 @@ def metric_summaries(conn: sqlite3.Connection, run_id: str) -> dict[str, dict[st
             " max(max_value) FROM point_rollups WHERE series_id = ? AND shift = ?",
             (sid, SHIFTS[-1]),
         ).fetchone()
-        last = conn.execute(
-            "SELECT value, step, time FROM points WHERE series_id = ? ORDER BY time DESC LIMIT 1",
-            (sid,),
-        ).fetchone()
+        last = last_point(conn, sid)
         if last is None:
             continue
         if key in out and out[key]["time"] >= last[2]:

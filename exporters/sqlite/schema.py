@@ -4,7 +4,9 @@ Designed for the whole product: runs and their ranks, params, tags, labels,
 summaries, metric points (step resolved from the ``ml.step`` point at the same
 resource and time), distributions, events, artifacts, spans, and plain
 OpenTelemetry series with their attributes. NaN is stored as NULL in ``points.value`` (SQLite
-cannot hold NaN); a point row always has a value, so NULL reads back as NaN.
+cannot hold NaN); a point row always has a value, so NULL reads back as NaN. A series'
+older points are sealed into packed ``point_chunks`` (chunks.py); read points through
+series_read.py, never from ``points`` alone.
 """
 
 from __future__ import annotations
@@ -229,6 +231,28 @@ _MIGRATIONS: tuple[str, ...] = (
         DELETE FROM leases WHERE run_id = old.run_id;
     END;
     """,
+    # 6: sealed chunks of points (chunks.py): a series' older points packed 1,024 a row;
+    # existing points are sealed by seal_all.
+    """
+    CREATE TABLE point_chunks (
+        series_id INTEGER NOT NULL,
+        last_time INTEGER NOT NULL,
+        first_time INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        min_step INTEGER,
+        max_step INTEGER,
+        last_step INTEGER,
+        last_value REAL,
+        flags INTEGER NOT NULL,
+        time_data BLOB NOT NULL,
+        step_data BLOB NOT NULL,
+        value_data BLOB NOT NULL,
+        PRIMARY KEY (series_id, last_time)
+    );
+    CREATE TRIGGER series_chunks_gone AFTER DELETE ON series BEGIN
+        DELETE FROM point_chunks WHERE series_id = old.id;
+    END;
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -239,8 +263,16 @@ def _backfill_rollups(conn: sqlite3.Connection) -> None:
     rebuild_all(conn)
 
 
-_AFTER: dict[int, Callable[[sqlite3.Connection], None]] = {5: _backfill_rollups}
-"""Python steps run right after the SQL of the migration to that version, in its transaction."""
+def _seal_points(conn: sqlite3.Connection) -> None:
+    from trainwire.exporters.sqlite.chunks import seal_all
+
+    seal_all(conn)
+
+
+_AFTER: dict[int, Callable[[sqlite3.Connection], None]] = {5: _backfill_rollups, 6: _seal_points}
+"""Python steps of the migration to that version, run in order once the SQL of every
+migration has run (they read through today's code, which expects today's tables), in
+the same transaction."""
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -274,8 +306,9 @@ def _migrate(conn: sqlite3.Connection, path: str | Path) -> None:
         for number in range(version, SCHEMA_VERSION):
             for statement in _statements(_MIGRATIONS[number]):
                 conn.execute(statement)
-            if number + 1 in _AFTER:
-                _AFTER[number + 1](conn)
+        for number in range(version + 1, SCHEMA_VERSION + 1):
+            if number in _AFTER and version > 0:  # a new store has nothing to fold or seal
+                _AFTER[number](conn)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:

@@ -8,6 +8,7 @@ import sqlite3
 from typing import Any
 
 from trainwire.errors import InvalidQueryError
+from trainwire.exporters.sqlite.series_read import read_points
 from trainwire.exporters.sqlite.values import json_number, jsonable, loads
 
 __all__ = ["MAX_EVENTS", "events", "updates"]
@@ -50,13 +51,7 @@ def events(
 
 def updates(conn: sqlite3.Connection, run_id: str, *, after: int, limit: int) -> dict[str, Any]:
     """Points and events of the run later than ``after`` (see :meth:`.query.RunQuery.updates`)."""
-    points = conn.execute(
-        "SELECT s.name, s.attributes, p.step, p.time, p.value FROM resources rs"
-        " JOIN series s ON s.resource_id = rs.id JOIN points p ON p.series_id = s.id"
-        " WHERE rs.run_id = ? AND s.type IN ('gauge', 'sum') AND p.time > ?"
-        " ORDER BY p.time LIMIT ?",
-        (run_id, after, limit),
-    ).fetchall()
+    points = _points_after(conn, run_id, after, limit)
     landed = events(conn, run_id, name=None, after=after, limit=min(limit, MAX_EVENTS))["events"]
     cursor = max([after, *(p[3] for p in points), *(e["time"] for e in landed)])
     # A full page may stop mid-time: keep only what is complete up to the cursor.
@@ -82,6 +77,38 @@ def updates(conn: sqlite3.Connection, run_id: str, *, after: int, limit: int) ->
         "events": [e for e in landed if e["time"] <= cursor],
         "cursor": cursor,
     }
+
+
+def _points_after(
+    conn: sqlite3.Connection, run_id: str, after: int, limit: int
+) -> list[tuple[Any, ...]]:
+    """``(name, attributes, step, time, value)`` of the first ``limit`` points after ``after``."""
+    behind = conn.execute(
+        "SELECT DISTINCT s.id, s.name, s.attributes FROM resources rs"
+        " JOIN series s ON s.resource_id = rs.id JOIN point_chunks c ON c.series_id = s.id"
+        " WHERE rs.run_id = ? AND c.last_time > ?",
+        (run_id, after),
+    ).fetchall()
+    if not behind:  # the usual case: the newest points of a series are never sealed
+        return conn.execute(
+            "SELECT s.name, s.attributes, p.step, p.time, p.value FROM resources rs"
+            " JOIN series s ON s.resource_id = rs.id JOIN points p ON p.series_id = s.id"
+            " WHERE rs.run_id = ? AND s.type IN ('gauge', 'sum') AND p.time > ?"
+            " ORDER BY p.time LIMIT ?",
+            (run_id, after, limit),
+        ).fetchall()
+    series = conn.execute(
+        "SELECT s.id, s.name, s.attributes FROM resources rs JOIN series s"
+        " ON s.resource_id = rs.id WHERE rs.run_id = ? AND s.type IN ('gauge', 'sum')",
+        (run_id,),
+    ).fetchall()
+    rows = [
+        (name, attributes, step, t, value)
+        for sid, name, attributes in series
+        for step, t, value in read_points(conn, sid, from_time=after + 1).rows()
+    ]
+    rows.sort(key=lambda row: row[3])
+    return rows[:limit]
 
 
 def _event(row: tuple[Any, ...]) -> dict[str, Any]:

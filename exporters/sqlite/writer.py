@@ -4,7 +4,9 @@ Point identity is (resource, scope, metric name, attribute set, time): a
 re-sent request changes nothing, and several attribute sets of one metric at one
 timestamp are all kept. A trainwire point's step comes from the ``ml.step``
 point of the same resource and time, in the same request or an earlier one; a
-step arriving later fills in points stored without one.
+step arriving later fills in points stored without one. New points are stored loose
+and a series' older ones sealed into packed chunks as they accumulate (chunks.py); a
+re-sent point already sealed is recognised and left out.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from trainwire import semconv
 from trainwire.anyvalue import attributes_to_dict
+from trainwire.exporters.sqlite.chunks import CHUNK_POINTS, seal, sealed_times
 from trainwire.exporters.sqlite.distributions import distribution_rows
 from trainwire.exporters.sqlite.identity import canonical_json, column_text, digest
 from trainwire.exporters.sqlite.lease import take_lease
@@ -48,6 +51,7 @@ class StoreWriter:
         self._stepped: set[int] = set()  # resources whose step-less points were looked for
         self._unstepped: set[int] = set()  # resources that since stored a point with no step
         self._rollups: list[tuple[Any, ...]] = []  # rollup rows of this request (rollups.py)
+        self._loose: dict[int, int] = {}  # loose points per series, as far as known (chunks.py)
 
     def write_metrics(self, request: ExportMetricsServiceRequest) -> int:
         """Store every point of ``request``; return how many points were new."""
@@ -229,8 +233,11 @@ class StoreWriter:
         rows: list[tuple[Any, ...]] = []
         if kind in _NUMBER_KINDS:
             rows = self._number_rows(resource_id, scope, scope_version, metric, kind, steps)
+            rows, per_series, resent = self._unsealed(rows)
             cursor = self._conn.executemany("INSERT OR IGNORE INTO points VALUES (?,?,?,?)", rows)
+            all_new = cursor.rowcount == len(rows) and not resent
             fold(self._conn, rows, cursor.rowcount == len(rows), self._rollups)
+            self._seal(per_series, all_new, scope == semconv.SCOPE_NAME)
         else:
             for point, count, total, low, high, data in distribution_rows(metric, kind):
                 sid = self._series_id(resource_id, scope, scope_version, metric, kind, point)
@@ -281,6 +288,52 @@ class StoreWriter:
                 value = None  # NaN is stored as NULL
             append((sid, t, step, value))
         return rows
+
+    def _unsealed(
+        self, rows: list[tuple[Any, ...]]
+    ) -> tuple[list[tuple[Any, ...]], dict[int, int], bool]:
+        """``rows`` less the points already sealed into chunks (a re-sent request), how
+        many rows each series has, and whether any row was dropped."""
+        lows: dict[int, int] = {}
+        counts: dict[int, int] = {}
+        for sid, t, _, _ in rows:
+            low = lows.get(sid)
+            if low is None:
+                lows[sid] = t
+                counts[sid] = 1
+            else:
+                counts[sid] += 1
+                if t < low:
+                    lows[sid] = t
+        resent = False
+        for sid, low in lows.items():
+            sealed = sealed_times(self._conn, sid, low)
+            if sealed:
+                kept = [r for r in rows if r[0] != sid or r[1] not in sealed]
+                resent = resent or len(kept) < len(rows)
+                rows = kept
+        return rows, counts, resent
+
+    def _seal(self, per_series: dict[int, int], all_new: bool, stepped_only: bool) -> None:
+        """Seal the series' oldest loose points into chunks once they are enough (chunks.py).
+
+        ``_loose`` counts each series' loose points as this writer added them; it is only a
+        hint (another writer, or a rewind, may change them): :func:`seal` checks.
+        """
+        for sid, added in per_series.items():
+            loose = self._loose.get(sid) if all_new else None
+            if loose is None:
+                (loose,) = self._conn.execute(
+                    "SELECT count(*) FROM points WHERE series_id = ?", (sid,)
+                ).fetchone()
+            else:
+                loose += added
+            while loose >= 2 * CHUNK_POINTS:
+                if not seal(self._conn, sid, stepped_only):
+                    loose = 0  # not enough after all: look again after as many more
+                    break
+                loose -= CHUNK_POINTS
+            self._loose[sid] = loose
 
     def _step(self, resource_id: int, time: int, steps: dict[int, int] | None) -> int | None:
         if steps is None:
@@ -407,5 +460,6 @@ class _Transaction:
         self._writer._series.clear()
         self._writer._stepped.clear()
         self._writer._rollups.clear()
+        self._writer._loose.clear()
         if self._writer._conn.in_transaction:
             self._writer._conn.execute("ROLLBACK")

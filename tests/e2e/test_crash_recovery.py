@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from trainwire.exporters.sqlite.query import RunQuery
 from trainwire.testing import DEFAULT_TEST_CONFIG, CollectorProcess, free_port
 
 SENDERS = 4
@@ -81,14 +81,15 @@ def test_sigkill_under_load_then_restart_stores_every_acknowledged_point_once(
         assert sender.returncode == 0, err
     assert collector.stop() == 0
 
-    conn = sqlite3.connect(collector.db_path)
-    rows = dict(
-        conn.execute(
-            "SELECT r.run_id, count(*) FROM points p JOIN series s ON s.id = p.series_id"
-            " JOIN resources r ON r.id = s.resource_id GROUP BY r.run_id"
-        ).fetchall()
-    )
-    assert rows == {f"sender-{k}": BATCHES * POINTS for k in range(SENDERS)}
-    (stored_sum,) = conn.execute("SELECT sum(value) FROM points").fetchone()
+    with RunQuery(collector.db_path) as query:
+        stored = {
+            f"sender-{k}": query.metrics(f"sender-{k}", key="v")["metrics"][0]["value"]
+            for k in range(SENDERS)
+        }
+    assert {run: len(values) for run, values in stored.items()} == {
+        f"sender-{k}": BATCHES * POINTS for k in range(SENDERS)
+    }
+    assert all(len(set(values)) == len(values) for values in stored.values())
+    stored_sum = sum(sum(values) for values in stored.values())
     sent_sum = sum(float(out) for out, _ in outputs)
     assert stored_sum == sent_sum
