@@ -7,6 +7,8 @@ Prints, from one run on this machine (stores written through the real StoreWrite
   runs        list runs over 10,000 runs with a param filter (all matches, and a page of 50)
   bytes/pt    store file size per point: the 1M-point single-metric run, and a run
               logging 10 scalars per log() call (1M points)
+  noisy       the single-metric run again with jittered times and random float32
+              values (what compresses worst): fetch time and bytes/pt
 
 Usage: python benchmarks/query.py [--points 1000000] [--runs 10000] [--repeat 5]
 """
@@ -14,7 +16,9 @@ Usage: python benchmarks/query.py [--points 1000000] [--runs 10000] [--repeat 5]
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
+import struct
 import tempfile
 import time
 from collections.abc import Callable
@@ -44,18 +48,33 @@ def resource(run_id: str) -> Resource:
     )
 
 
-def write_points(db: Path, run_id: str, points: int, keys: int, spacing_ns: int) -> None:
-    """``points`` points of ``keys`` metrics, one log() call per ``spacing_ns``."""
+def write_points(
+    db: Path, run_id: str, points: int, keys: int, spacing_ns: int, noisy: bool = False
+) -> None:
+    """``points`` points of ``keys`` metrics, one log() call per ``spacing_ns``.
+
+    ``noisy``: times jitter by up to ±20 % of the spacing and values are random float32
+    numbers (a loss as ``tensor.item()`` gives it), the hard case for compression;
+    otherwise the values repeat every 977 steps and the times are exact.
+    """
     conn = connect(db)
     writer = StoreWriter(conn)
     res = resource(run_id)
     calls = points // keys
+    rng = random.Random(7)
+    jitter = spacing_ns // 5 if noisy else 0
+
+    def value(step: int, k: int) -> float:
+        if noisy:
+            return struct.unpack("f", struct.pack("f", rng.lognormvariate(0, 1)))[0]
+        return (step % 977) * 0.001 + k
+
     for start in range(0, calls, CALLS_PER_REQUEST):
         records = [
             MetricRecord(
-                T0 + step * spacing_ns,
+                T0 + step * spacing_ns + rng.randint(-jitter, jitter),
                 step,
-                {f"m{k}": (step % 977) * 0.001 + k for k in range(keys)},
+                {f"m{k}": value(step, k) for k in range(keys)},
             )
             for step in range(start, min(calls, start + CALLS_PER_REQUEST))
         ]
@@ -122,6 +141,13 @@ def main() -> None:
               f" median {down[1] * 1e3:.1f} ms  (target ≤ 50 ms)")  # fmt: skip
         print(f"bytes/pt   one metric per log(): {size_per_point(one, args.points):.1f}"
               "  (target ≤ 40)")  # fmt: skip
+        noisy = work / "noisy.db"
+        write_points(noisy, "noisy", args.points, 1, 1_000_000, noisy=True)
+        with RunQuery(noisy) as query:
+            rough = timed(lambda: query.metrics("noisy", key="m0"), args.repeat)
+        per_point = size_per_point(noisy, args.points)
+        print(f"noisy      jittered times, random float32 values: fetch best {rough[0]:.3f} s,"
+              f" median {rough[1]:.3f} s; bytes/pt {per_point:.1f}")  # fmt: skip
         ten = work / "ten.db"
         write_points(ten, "wide", args.points, 10, 1_000_000)
         print(f"bytes/pt   10 metrics per log(): {size_per_point(ten, args.points):.1f}")
