@@ -17,10 +17,13 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 __all__ = [
     "ArtifactNotFoundError",
     "ConfigError",
     "CorruptArtifactError",
+    "CorruptStoreError",
     "ExportError",
     "InvalidQueryError",
     "InvalidValueError",
@@ -72,6 +75,10 @@ class InvalidQueryError(TrainwireError, ValueError):
 
 class CorruptArtifactError(TrainwireError):
     """A stored artifact's bytes no longer hash to its sha256 (it was set aside)."""
+
+
+class CorruptStoreError(TrainwireError, sqlite3.DatabaseError):
+    """Stored points no longer decode: the store file was damaged."""
 
 
 class ExportError(TrainwireError):

@@ -34,6 +34,7 @@ from itertools import accumulate
 from typing import Any
 
 from trainwire import semconv
+from trainwire.errors import CorruptStoreError
 
 __all__ = [
     "CHUNK_POINTS",
@@ -75,7 +76,18 @@ def _pack(kind: str, items: Iterable[Any]) -> bytes:
 
 
 def _unpack(kind: str, blob: bytes, count: int) -> list[Any]:
-    shuffled = zlib.decompress(blob)
+    try:
+        shuffled = zlib.decompress(blob)
+    except (zlib.error, TypeError) as exc:
+        raise CorruptStoreError(
+            f"a packed chunk of {count} points does not decompress ({exc}); the store file"
+            " is damaged: restore it from a backup, or `trainwire rm` the run"
+        ) from None
+    if len(shuffled) != 8 * count:
+        raise CorruptStoreError(
+            f"a packed chunk should hold {count} points but holds {len(shuffled) / 8:g};"
+            " the store file is damaged: restore it from a backup, or `trainwire rm` the run"
+        )
     raw = bytearray(8 * count)
     for lane in range(8):
         raw[lane::8] = shuffled[lane * count : (lane + 1) * count]

@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from trainwire import settings
-from trainwire.errors import ArtifactNotFoundError, InvalidQueryError, RunNotFoundError
+from trainwire.errors import (
+    ArtifactNotFoundError,
+    CorruptStoreError,
+    InvalidQueryError,
+    RunNotFoundError,
+)
 
 if TYPE_CHECKING:
     from trainwire.client import Client
@@ -95,7 +100,7 @@ def cli_errors() -> Iterator[None]:
     """Turn unknown runs and artifacts (exit 1) and bad queries (exit 2) into CLI errors."""
     try:
         yield
-    except (RunNotFoundError, ArtifactNotFoundError) as exc:
+    except (RunNotFoundError, ArtifactNotFoundError, CorruptStoreError) as exc:
         raise click.ClickException(str(exc)) from None
     except InvalidQueryError as exc:
         raise click.UsageError(str(exc)) from None

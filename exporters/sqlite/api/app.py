@@ -21,6 +21,7 @@ from aiohttp.typedefs import Middleware
 from trainwire.errors import (
     ArtifactNotFoundError,
     CorruptArtifactError,
+    CorruptStoreError,
     InvalidQueryError,
     RunNotFoundError,
 )
@@ -89,7 +90,7 @@ async def _errors(request: web.Request, handler: _Handler) -> web.StreamResponse
         return _json({"error": str(exc)}, 404)
     except InvalidQueryError as exc:
         return _json({"error": str(exc)}, 400)
-    except CorruptArtifactError as exc:
+    except (CorruptArtifactError, CorruptStoreError) as exc:
         return _json({"error": str(exc)}, 500)
     except web.HTTPException as exc:
         if exc.status < 400:
