@@ -233,7 +233,7 @@ class StoreWriter:
         rows: list[tuple[Any, ...]] = []
         if kind in _NUMBER_KINDS:
             rows = self._number_rows(resource_id, scope, scope_version, metric, kind, steps)
-            rows, per_series, resent = self._unsealed(rows)
+            rows, per_series, resent = self._new_rows(rows)
             cursor = self._conn.executemany("INSERT OR IGNORE INTO points VALUES (?,?,?,?)", rows)
             all_new = cursor.rowcount == len(rows) and not resent
             fold(self._conn, rows, cursor.rowcount == len(rows), self._rollups)
@@ -289,30 +289,39 @@ class StoreWriter:
             append((sid, t, step, value))
         return rows
 
-    def _unsealed(
+    def _new_rows(
         self, rows: list[tuple[Any, ...]]
     ) -> tuple[list[tuple[Any, ...]], dict[int, int], bool]:
-        """``rows`` less the points already sealed into chunks (a re-sent request), how
-        many rows each series has, and whether any row was dropped."""
-        lows: dict[int, int] = {}
-        counts: dict[int, int] = {}
+        """``rows`` less the points stored elsewhere than ``points`` (a re-sent request):
+        sealed into chunks, or set aside by a rewind. Also how many rows each series has,
+        and whether any row was dropped."""
+        spans: dict[int, list[int]] = {}  # series -> [lowest time, highest time, rows]
         for sid, t, _, _ in rows:
-            low = lows.get(sid)
-            if low is None:
-                lows[sid] = t
-                counts[sid] = 1
+            span = spans.get(sid)
+            if span is None:
+                spans[sid] = [t, t, 1]
             else:
-                counts[sid] += 1
-                if t < low:
-                    lows[sid] = t
+                span[2] += 1
+                if t < span[0]:
+                    span[0] = t
+                elif t > span[1]:
+                    span[1] = t
         resent = False
-        for sid, low in lows.items():
-            sealed = sealed_times(self._conn, sid, low)
-            if sealed:
-                kept = [r for r in rows if r[0] != sid or r[1] not in sealed]
+        for sid, (low, high, _) in spans.items():
+            stored = sealed_times(self._conn, sid, low)
+            stored.update(
+                t
+                for (t,) in self._conn.execute(
+                    "SELECT time FROM superseded_points WHERE series_id = ? AND time >= ?"
+                    " AND time <= ?",
+                    (sid, low, high),
+                )
+            )
+            if stored:
+                kept = [r for r in rows if r[0] != sid or r[1] not in stored]
                 resent = resent or len(kept) < len(rows)
                 rows = kept
-        return rows, counts, resent
+        return rows, {sid: span[2] for sid, span in spans.items()}, resent
 
     def _seal(self, per_series: dict[int, int], all_new: bool, stepped_only: bool) -> None:
         """Seal the series' oldest loose points into chunks once they are enough (chunks.py).
@@ -330,7 +339,12 @@ class StoreWriter:
                 loose += added
             while loose >= 2 * CHUNK_POINTS:
                 if not seal(self._conn, sid, stepped_only):
-                    loose = 0  # not enough after all: look again after as many more
+                    # Not enough after all (points waiting for a step stay loose): count
+                    # only those that can be sealed.
+                    stepped = " AND step IS NOT NULL" if stepped_only else ""
+                    (loose,) = self._conn.execute(
+                        f"SELECT count(*) FROM points WHERE series_id = ?{stepped}", (sid,)
+                    ).fetchone()
                     break
                 loose -= CHUNK_POINTS
             self._loose[sid] = loose

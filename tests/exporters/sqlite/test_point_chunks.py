@@ -223,6 +223,9 @@ def test_rewind_over_sealed_points_sets_aside_the_later_ones(
         writer.write_logs(start)
         assert sum(writer.write_metrics(r) for r in again) == 2_000
     assert sum(writer.write_metrics(r) for r in again) == 0  # a re-send after the rewind
+    # The first attempt's requests again (a spool replayed late): the set-aside points
+    # stay set aside.
+    assert sum(writer.write_metrics(r) for r in log_requests(wire, range(5_000))) == 0
     conn.close()
 
     kept = [(s, T0 + s * SPACING, as_json(value_at(s))) for s in range(2_501)]
