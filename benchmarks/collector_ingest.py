@@ -33,6 +33,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from trainwire import semconv
 from trainwire.anyvalue import to_attributes
 from trainwire.exporters.sqlite.schema import connect
+from trainwire.exporters.sqlite.series_read import read_points
 from trainwire.exporters.sqlite.writer import StoreWriter
 from trainwire.records import MetricRecord, encode_metrics
 from trainwire.testing import DEFAULT_TEST_CONFIG, CollectorProcess
@@ -100,7 +101,13 @@ def stored_points(db: Path) -> int:
         return 0
     with sqlite3.connect(db, timeout=30) as conn:
         try:
-            return int(conn.execute("SELECT count(*) FROM points").fetchone()[0])
+            # Loose points and those sealed into chunks (exporters/sqlite/chunks.py).
+            return int(
+                conn.execute(
+                    "SELECT (SELECT count(*) FROM points)"
+                    " + (SELECT coalesce(sum(count), 0) FROM point_chunks)"
+                ).fetchone()[0]
+            )
         except sqlite3.OperationalError:
             return 0
 
@@ -206,18 +213,20 @@ def latency(calls_per_s: float, seconds: float, workdir: Path) -> tuple[float, f
         conn = sqlite3.connect(collector.db_path, timeout=30)
         while proc.poll() is None or seen == 0:
             try:
-                rows = conn.execute(
-                    "SELECT p.time FROM points p JOIN series s ON s.id = p.series_id"
-                    " WHERE s.name = 'm0' AND p.time > ? ORDER BY p.time",
-                    (seen,),
-                ).fetchall()
+                # Through the store's reader: at this rate a series' points are sealed
+                # into chunks within a fraction of a second.
+                times = [
+                    t
+                    for (sid,) in conn.execute("SELECT id FROM series WHERE name = 'm0'")
+                    for t in read_points(conn, sid, from_time=seen + 1).times
+                ]
             except sqlite3.OperationalError:
-                rows = []
+                times = []
             now = time.time_ns()
-            for (t,) in rows:
+            for t in times:
                 delays.append((now - t) / 1e9)
-            if rows:
-                seen = rows[-1][0]
+            if times:
+                seen = max(times)
             time.sleep(0.005)
         conn.close()
     delays.sort()

@@ -68,7 +68,7 @@ _COLUMNS = "count, min_step, flags, time_data, step_data, value_data"
 
 
 def _pack(kind: str, items: Iterable[Any]) -> bytes:
-    packed = array.array(kind, items)
+    packed = items if isinstance(items, array.array) else array.array(kind, items)
     if not _LITTLE:
         packed.byteswap()
     raw = packed.tobytes()
@@ -104,7 +104,10 @@ def encode(
     """The ``point_chunks`` columns after ``series_id`` for points in time order."""
     n = len(times)
     deltas = [times[0], *map(operator.sub, times[1:], times)] if n else []
-    floats = [math.nan if v is None else float(v) for v in values]
+    if None in values:
+        floats = array.array("d", [math.nan if v is None else v for v in values])
+    else:
+        floats = array.array("d", values)  # type: ignore[arg-type]  # no None here
     flags = _NONFINITE if not all(map(math.isfinite, floats)) else 0
     present = [s for s in steps if s is not None]
     low = min(present) if present else None

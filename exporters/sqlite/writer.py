@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -38,6 +39,7 @@ __all__ = ["StoreWriter"]
 
 _NUMBER_KINDS = ("gauge", "sum")
 _INT64_MAX = 2**63 - 1
+_SERIES, _TIME = itemgetter(0), itemgetter(1)  # of a point row (series_id, time, step, value)
 
 
 class StoreWriter:
@@ -249,8 +251,9 @@ class StoreWriter:
                 "INSERT OR IGNORE INTO distributions VALUES (?,?,?,?,?,?,?,?)", rows
             )
         if rows:
-            times.append(min(r[1] for r in rows))
-            times.append(max(r[1] for r in rows))
+            stored = list(map(_TIME, rows))
+            times.append(min(stored))
+            times.append(max(stored))
         return max(cursor.rowcount, 0)
 
     def _number_rows(
@@ -295,17 +298,21 @@ class StoreWriter:
         """``rows`` less the points stored elsewhere than ``points`` (a re-sent request):
         sealed into chunks, or set aside by a rewind. Also how many rows each series has,
         and whether any row was dropped."""
+        if not rows:
+            return rows, {}, False
         spans: dict[int, list[int]] = {}  # series -> [lowest time, highest time, rows]
-        for sid, t, _, _ in rows:
-            span = spans.get(sid)
-            if span is None:
-                spans[sid] = [t, t, 1]
-            else:
-                span[2] += 1
-                if t < span[0]:
-                    span[0] = t
-                elif t > span[1]:
-                    span[1] = t
+        if len(set(map(_SERIES, rows))) == 1:  # the usual: a metric without attributes
+            times = list(map(_TIME, rows))
+            spans[rows[0][0]] = [min(times), max(times), len(rows)]
+        else:
+            for sid, t, _, _ in rows:
+                span = spans.get(sid)
+                if span is None:
+                    spans[sid] = [t, t, 1]
+                else:
+                    span[2] += 1
+                    span[0] = min(span[0], t)
+                    span[1] = max(span[1], t)
         resent = False
         for sid, (low, high, _) in spans.items():
             stored = sealed_times(self._conn, sid, low)
