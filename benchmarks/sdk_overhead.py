@@ -81,11 +81,16 @@ def _count(db: Path, sql: str, *params: object) -> int:
         return int(conn.execute(sql, params).fetchone()[0])
 
 
-_STORED = (
-    "SELECT count(*) FROM points p JOIN series s ON s.id = p.series_id"
+_OF_RUN = (
     " JOIN resources r ON r.id = s.resource_id WHERE r.run_id = ? AND s.name IN ("
     + ",".join("?" * len(KEYS))
     + ")"
+)
+_STORED = (  # loose points and those sealed into chunks (exporters/sqlite/chunks.py)
+    "SELECT (SELECT count(*) FROM points p JOIN series s ON s.id = p.series_id"
+    + _OF_RUN
+    + ") + (SELECT coalesce(sum(c.count), 0) FROM point_chunks c"
+    " JOIN series s ON s.id = c.series_id" + _OF_RUN + ")"
 )
 
 
@@ -97,11 +102,12 @@ def _trainwire(opts: Options) -> Start:
 
     def after(run_id: str, finish_started: float) -> dict[str, Any]:
         if opts.endpoint is None:
-            return {"stored": _count(db, _STORED, run_id, *KEYS), "expected": expected}
+            stored = _count(db, _STORED, run_id, *KEYS, run_id, *KEYS)
+            return {"stored": stored, "expected": expected}
         stored, deadline = 0, time.monotonic() + 60
         while stored < expected and time.monotonic() < deadline:
             try:
-                stored = _count(db, _STORED, run_id, *KEYS)
+                stored = _count(db, _STORED, run_id, *KEYS, run_id, *KEYS)
             except sqlite3.OperationalError:  # the store is being created
                 stored = 0
             time.sleep(0.01)

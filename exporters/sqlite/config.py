@@ -37,6 +37,15 @@ class ApiConfig:
         return problems
 
 
+def _share_problem(share: float) -> str | None:
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+        return (
+            f"sealing_cpu_share: must be a share of one core from 0 (never seal) to 1"
+            f" (no limit), e.g. 0.02; got {share!r}"
+        )
+    return None
+
+
 def _store_retry() -> RetryConfig:
     # The system of record never gives up: it retries until the disk or lock recovers.
     return RetryConfig(initial_interval_s=0.2, max_interval_s=5.0, max_elapsed_time_s=0.0)
@@ -58,6 +67,11 @@ class SqliteExporterConfig:
     writer_process: bool = True
     """Parse and write in a child process, beside the one that receives (two cores for
     ingest). The embedded default, in the training process, writes on a thread instead."""
+    sealing_cpu_share: float = 1.0
+    """The share of one core the writer may spend sealing a series' older points into
+    packed chunks (fast reads, a third of the size). 1 (the default): no limit, sealing
+    keeps up with ingest. The embedded default uses 0.02, so training never waits on it;
+    what it leaves loose reads the same, only slower. 0: never seal."""
     api: ApiConfig | None = None
     """The HTTP query API (off when absent), e.g. ``{endpoint: "localhost:8080"}``."""
 
@@ -72,4 +86,7 @@ class SqliteExporterConfig:
             problems.append(
                 "lease_s: a lease names the process that writes; set writer_process: false"
             )
+        share = _share_problem(self.sealing_cpu_share)
+        if share:
+            problems.append(share)
         return problems

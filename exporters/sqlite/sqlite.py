@@ -96,13 +96,19 @@ class SqliteExporter:
         path = Path(self.config.path).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
         if self.config.writer_process:
-            child = WriterProcess(path, name=str(self.id))
+            child = WriterProcess(
+                path, name=str(self.id), sealing_cpu_share=self.config.sealing_cpu_share
+            )
             child.start()  # creates or migrates the store, or says why it cannot
             self._child = child
             logger.info("%s: storing runs in %s (writer process)", self.id, path.resolve())
             return
         self._conn = connect(path)
-        self._writer = StoreWriter(self._conn, lease_s=self.config.lease_s)
+        self._writer = StoreWriter(
+            self._conn,
+            lease_s=self.config.lease_s,
+            sealing_cpu_share=self.config.sealing_cpu_share,
+        )
         logger.info("%s: storing runs in %s", self.id, path.resolve())
 
     async def _renew_leases(self, lease_s: float) -> None:

@@ -28,24 +28,26 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from trainwire import semconv
 from trainwire.anyvalue import attributes_to_dict
-from trainwire.exporters.sqlite.chunks import CHUNK_POINTS, seal, sealed_times
 from trainwire.exporters.sqlite.distributions import distribution_rows
 from trainwire.exporters.sqlite.identity import canonical_json, column_text, digest
 from trainwire.exporters.sqlite.lease import take_lease
 from trainwire.exporters.sqlite.rollups import flush, fold
 from trainwire.exporters.sqlite.run_events import apply_event, event_row
+from trainwire.exporters.sqlite.sealing import Sealer
 
 __all__ = ["StoreWriter"]
 
 _NUMBER_KINDS = ("gauge", "sum")
 _INT64_MAX = 2**63 - 1
-_SERIES, _TIME = itemgetter(0), itemgetter(1)  # of a point row (series_id, time, step, value)
+_TIME = itemgetter(1)  # of a point row (series_id, time, step, value)
 
 
 class StoreWriter:
     """Writes requests into an open store connection; not thread-safe (one writer)."""
 
-    def __init__(self, conn: sqlite3.Connection, *, lease_s: float = 0.0) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, *, lease_s: float = 0.0, sealing_cpu_share: float = 1.0
+    ) -> None:
         self._conn = conn
         self._lease_s = lease_s  # > 0: this process owns the runs it writes (lease.py)
         self._resources: dict[bytes, tuple[int, str | None]] = {}
@@ -53,7 +55,7 @@ class StoreWriter:
         self._stepped: set[int] = set()  # resources whose step-less points were looked for
         self._unstepped: set[int] = set()  # resources that since stored a point with no step
         self._rollups: list[tuple[Any, ...]] = []  # rollup rows of this request (rollups.py)
-        self._loose: dict[int, int] = {}  # loose points per series, as far as known (chunks.py)
+        self._sealer = Sealer(conn, cpu_share=sealing_cpu_share)
 
     def write_metrics(self, request: ExportMetricsServiceRequest) -> int:
         """Store every point of ``request``; return how many points were new."""
@@ -235,11 +237,11 @@ class StoreWriter:
         rows: list[tuple[Any, ...]] = []
         if kind in _NUMBER_KINDS:
             rows = self._number_rows(resource_id, scope, scope_version, metric, kind, steps)
-            rows, per_series, resent = self._new_rows(rows)
+            rows, per_series, resent = self._sealer.fresh(rows)
             cursor = self._conn.executemany("INSERT OR IGNORE INTO points VALUES (?,?,?,?)", rows)
             all_new = cursor.rowcount == len(rows) and not resent
             fold(self._conn, rows, cursor.rowcount == len(rows), self._rollups)
-            self._seal(per_series, all_new, scope == semconv.SCOPE_NAME)
+            self._sealer.added(per_series, all_new, scope == semconv.SCOPE_NAME)
         else:
             for point, count, total, low, high, data in distribution_rows(metric, kind):
                 sid = self._series_id(resource_id, scope, scope_version, metric, kind, point)
@@ -291,70 +293,6 @@ class StoreWriter:
                 value = None  # NaN is stored as NULL
             append((sid, t, step, value))
         return rows
-
-    def _new_rows(
-        self, rows: list[tuple[Any, ...]]
-    ) -> tuple[list[tuple[Any, ...]], dict[int, int], bool]:
-        """``rows`` less the points stored elsewhere than ``points`` (a re-sent request):
-        sealed into chunks, or set aside by a rewind. Also how many rows each series has,
-        and whether any row was dropped."""
-        if not rows:
-            return rows, {}, False
-        spans: dict[int, list[int]] = {}  # series -> [lowest time, highest time, rows]
-        if len(set(map(_SERIES, rows))) == 1:  # the usual: a metric without attributes
-            times = list(map(_TIME, rows))
-            spans[rows[0][0]] = [min(times), max(times), len(rows)]
-        else:
-            for sid, t, _, _ in rows:
-                span = spans.get(sid)
-                if span is None:
-                    spans[sid] = [t, t, 1]
-                else:
-                    span[2] += 1
-                    span[0] = min(span[0], t)
-                    span[1] = max(span[1], t)
-        resent = False
-        for sid, (low, high, _) in spans.items():
-            stored = sealed_times(self._conn, sid, low)
-            stored.update(
-                t
-                for (t,) in self._conn.execute(
-                    "SELECT time FROM superseded_points WHERE series_id = ? AND time >= ?"
-                    " AND time <= ?",
-                    (sid, low, high),
-                )
-            )
-            if stored:
-                kept = [r for r in rows if r[0] != sid or r[1] not in stored]
-                resent = resent or len(kept) < len(rows)
-                rows = kept
-        return rows, {sid: span[2] for sid, span in spans.items()}, resent
-
-    def _seal(self, per_series: dict[int, int], all_new: bool, stepped_only: bool) -> None:
-        """Seal the series' oldest loose points into chunks once they are enough (chunks.py).
-
-        ``_loose`` counts each series' loose points as this writer added them; it is only a
-        hint (another writer, or a rewind, may change them): :func:`seal` checks.
-        """
-        for sid, added in per_series.items():
-            loose = self._loose.get(sid) if all_new else None
-            if loose is None:
-                (loose,) = self._conn.execute(
-                    "SELECT count(*) FROM points WHERE series_id = ?", (sid,)
-                ).fetchone()
-            else:
-                loose += added
-            while loose >= 2 * CHUNK_POINTS:
-                if not seal(self._conn, sid, stepped_only):
-                    # Not enough after all (points waiting for a step stay loose): count
-                    # only those that can be sealed.
-                    stepped = " AND step IS NOT NULL" if stepped_only else ""
-                    (loose,) = self._conn.execute(
-                        f"SELECT count(*) FROM points WHERE series_id = ?{stepped}", (sid,)
-                    ).fetchone()
-                    break
-                loose -= CHUNK_POINTS
-            self._loose[sid] = loose
 
     def _step(self, resource_id: int, time: int, steps: dict[int, int] | None) -> int | None:
         if steps is None:
@@ -481,6 +419,6 @@ class _Transaction:
         self._writer._series.clear()
         self._writer._stepped.clear()
         self._writer._rollups.clear()
-        self._writer._loose.clear()
+        self._writer._sealer.forget()
         if self._writer._conn.in_transaction:
             self._writer._conn.execute("ROLLBACK")

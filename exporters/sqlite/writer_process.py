@@ -30,9 +30,10 @@ _START_TIMEOUT_S = 60.0
 class WriterProcess:
     """A StoreWriter in a child process; ``write`` blocks, one call at a time."""
 
-    def __init__(self, path: Path, *, name: str) -> None:
+    def __init__(self, path: Path, *, name: str, sealing_cpu_share: float = 1.0) -> None:
         self._path = path
         self._name = name
+        self._sealing_cpu_share = sealing_cpu_share
         self._conn: Connection | None = None
         self._process: multiprocessing.process.BaseProcess | None = None
         self._lock = threading.Lock()
@@ -47,7 +48,9 @@ class WriterProcess:
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
         process = context.Process(
-            target=_serve, args=(child, str(self._path)), name=f"trainwire-{self._name}"
+            target=_serve,
+            args=(child, str(self._path), self._sealing_cpu_share),
+            name=f"trainwire-{self._name}",
         )
         process.daemon = True
         process.start()
@@ -128,7 +131,7 @@ class WriterProcess:
                 process.kill()
 
 
-def _serve(conn: Connection, path: str) -> None:
+def _serve(conn: Connection, path: str, sealing_cpu_share: float) -> None:
     """The child: open the store, then parse and write each payload until told to stop."""
     from trainwire.collector.component import Signal
     from trainwire.collector.exporterhelper.requests import count_items, request_type
@@ -141,7 +144,7 @@ def _serve(conn: Connection, path: str) -> None:
     except Exception as exc:  # shown to the parent, which reports it
         conn.send(("error", str(exc)))
         return
-    writer = StoreWriter(db)
+    writer = StoreWriter(db, sealing_cpu_share=sealing_cpu_share)
     conn.send(("ready",))
     while True:
         try:

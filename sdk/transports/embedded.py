@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 __all__ = ["EmbeddedTransport", "artifact_directory", "embedded_config", "store_blob"]
 
 _ARTIFACT_CHUNK_BYTES = 1024 * 1024
+EMBEDDED_SEALING_CPU_SHARE = 0.02
+"""Of one core, for packing older points (the sqlite exporter's ``sealing_cpu_share``):
+the store shares the training process, so a burst of logging must not wait on it."""
 
 
 def artifact_directory(db_path: str | Path) -> Path:
@@ -98,6 +101,7 @@ def embedded_config(db_path: str | Path) -> dict[str, Any]:
         "path": str(db_path),
         "sending_queue": {"enabled": False},
         "writer_process": False,  # no child processes inside a training script
+        "sealing_cpu_share": EMBEDDED_SEALING_CPU_SHARE,
     }
     # The store lives in this process: it leases its runs so readers see a kill as a crash.
     sqlite["lease_s"] = 3 * settings.HEARTBEAT_INTERVAL.get()

@@ -1,4 +1,5 @@
-"""The sqlite exporter's api and lease_s settings: validated with errors naming their path."""
+"""The sqlite exporter's api, lease_s and sealing_cpu_share settings: validated with errors
+naming their path."""
 
 from __future__ import annotations
 
@@ -46,6 +47,13 @@ def test_api_defaults_to_port_8080_when_present_and_is_off_when_absent() -> None
         ({"api": {"port": 1}}, "api::port: unknown key"),
         ({"api": {"artifacts_directory": " "}}, "api::artifacts_directory: is blank"),
         ({"lease_s": -1}, "exporters::sqlite::lease_s: must be 0 (off) or more"),
+        (
+            {"sealing_cpu_share": 1.5},
+            "exporters::sqlite::sealing_cpu_share: must be a share of one core from 0 (never"
+            " seal) to 1 (no limit), e.g. 0.02; got 1.5",
+        ),
+        ({"sealing_cpu_share": -0.1}, "sealing_cpu_share: must be a share of one core"),
+        ({"sealing_cpu_share": "fast"}, "sealing_cpu_share: expected a number, got str"),
     ],
 )
 def test_bad_api_settings_are_named(sqlite: dict[str, Any], message: str) -> None:
