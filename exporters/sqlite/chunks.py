@@ -181,12 +181,13 @@ def seal_all(conn: sqlite3.Connection) -> None:
             pass
 
 
-def sealed_times(conn: sqlite3.Connection, series_id: int, since: int) -> set[int]:
-    """The times of the series' sealed points in chunks that end at or after ``since``."""
+def sealed_times(conn: sqlite3.Connection, series_id: int, low: int, high: int) -> set[int]:
+    """The times of the series' sealed points in chunks that overlap ``[low, high]``."""
     out: set[int] = set()
     for row in conn.execute(
-        f"SELECT {_COLUMNS} FROM point_chunks WHERE series_id = ? AND last_time >= ?",
-        (series_id, since),
+        f"SELECT {_COLUMNS} FROM point_chunks WHERE series_id = ? AND last_time >= ?"
+        " AND first_time <= ?",
+        (series_id, low, high),
     ):
         out.update(decode(*row)[0])
     return out

@@ -7,7 +7,12 @@ import sqlite3
 from typing import Any
 
 from trainwire.exporters.sqlite.rollups import SHIFTS
-from trainwire.exporters.sqlite.series_read import SeriesPoints, read_points, step_at
+from trainwire.exporters.sqlite.series_read import (
+    SeriesPoints,
+    count_points,
+    read_points,
+    step_at,
+)
 from trainwire.exporters.sqlite.values import json_number
 
 __all__ = ["downsample", "series_points"]
@@ -35,6 +40,9 @@ def series_points(
     limit: int | None,
 ) -> dict[str, Any]:
     """Every point (the first ``limit``) of the series within the steps, in time order."""
+    if limit is not None and from_step is None and to_step is None:
+        total = count_points(conn, series_id)  # then only the chunks needed are decoded
+        return _columns(read_points(conn, series_id, limit=limit), total, False)
     points = read_points(conn, series_id, from_step=from_step, to_step=to_step)
     if limit is None:
         return _columns(points, None, False)

@@ -56,7 +56,7 @@ class Sealer:
                     span[1] = max(span[1], t)
         resent = False
         for sid, (low, high, _) in spans.items():
-            stored = sealed_times(self._conn, sid, low)
+            stored = sealed_times(self._conn, sid, low, high)
             stored.update(
                 t
                 for (t,) in self._conn.execute(
@@ -102,7 +102,7 @@ class Sealer:
             self._loose[sid] = loose
 
     def forget(self) -> None:
-        """Drop the counts (after a rollback)."""
+        """Drop the counts (after a rollback, or a rewind that moved points)."""
         self._loose.clear()
 
     def _may_seal(self) -> bool:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 import sqlite3
 from bisect import bisect_left
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from trainwire.exporters.sqlite.chunks import decode
 
-__all__ = ["SeriesPoints", "count_points", "last_point", "read_points", "step_at"]
+__all__ = ["SeriesPoints", "count_points", "last_point", "read_points", "snapshot", "step_at"]
 
 _DECODE = "count, min_step, flags, time_data, step_data, value_data"
 
@@ -39,6 +41,22 @@ class SeriesPoints:
         )
 
 
+@contextmanager
+def snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction around several SELECTs, so they see the store at one moment
+    (a seal or a rewind committing between them would otherwise lose or repeat points).
+    Inside a transaction already (the writer's), that one serves."""
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        if conn.in_transaction:
+            conn.execute("COMMIT")  # reads only: this just ends the snapshot
+
+
 def read_points(
     conn: sqlite3.Connection,
     series_id: int,
@@ -47,9 +65,11 @@ def read_points(
     to_step: int | None = None,
     from_time: int | None = None,
     to_time: int | None = None,
+    limit: int | None = None,
 ) -> SeriesPoints:
     """The series' points with ``from_step <= step <= to_step`` (a bound excludes points
-    without a step) and ``from_time <= time < to_time``, in time order."""
+    without a step) and ``from_time <= time < to_time``, in time order; the first
+    ``limit`` of them when given (then only the chunks needed are decoded)."""
     chunk_where, loose_where, args = "", "", []
     for bound, value, chunk_sql, loose_sql in (
         (from_time, from_time, " AND last_time >= ?", " AND time >= ?"),
@@ -61,14 +81,23 @@ def read_points(
             chunk_where += chunk_sql
             loose_where += loose_sql
             args.append(value)
-    out = SeriesPoints()
-    chunks = conn.execute(
-        f"SELECT first_time, last_time, {_DECODE} FROM point_chunks"
-        f" WHERE series_id = ?{chunk_where} ORDER BY last_time",
-        (series_id, *args),
-    ).fetchall()
+    # The first `limit` loose points by time hold every loose point of the first `limit`.
+    loose_sql = f"SELECT step, time, value FROM points WHERE series_id = ?{loose_where}"
+    loose_sql += " ORDER BY time" + ("" if limit is None else f" LIMIT {int(limit)}")
+    with snapshot(conn):
+        chunks = conn.execute(
+            f"SELECT first_time, last_time, {_DECODE} FROM point_chunks"
+            f" WHERE series_id = ?{chunk_where} ORDER BY last_time",
+            (series_id, *args),
+        ).fetchall()
+        loose = conn.execute(loose_sql, (series_id, *args)).fetchall()
     in_order = all(chunks[i][0] > chunks[i - 1][1] for i in range(1, len(chunks)))
+    if chunks and loose and loose[0][1] <= chunks[-1][1]:
+        in_order = False
+    out = SeriesPoints()
     for _, _, *columns in chunks:
+        if in_order and limit is not None and len(out.times) >= limit:
+            break
         times, steps, values, nonfinite = decode(*columns)
         if from_time is not None or to_time is not None:
             times, steps, values = _time_slice(times, steps, values, from_time, to_time)
@@ -78,25 +107,20 @@ def read_points(
         out.steps += steps
         out.values += values
         out.nonfinite |= nonfinite
-    loose = conn.execute(
-        f"SELECT step, time, value FROM points WHERE series_id = ?{loose_where} ORDER BY time",
-        (series_id, *args),
-    ).fetchall()
-    if loose:
-        if out.times and loose[0][1] <= out.times[-1]:
-            in_order = False
-        for step, t, stored in loose:
-            out.steps.append(step)
-            out.times.append(t)
-            if stored is None or not math.isfinite(stored):
-                out.nonfinite = True
-            out.values.append(math.nan if stored is None else float(stored))
+    if in_order and limit is not None and len(out.times) >= limit:
+        loose = []
+    for step, t, stored in loose:
+        out.steps.append(step)
+        out.times.append(t)
+        if stored is None or not math.isfinite(stored):
+            out.nonfinite = True
+        out.values.append(math.nan if stored is None else float(stored))
     if not in_order:  # late points, or chunks that overlap: rare
         ordered = sorted(zip(out.times, out.steps, out.values, strict=True))
         out.times = [r[0] for r in ordered]
         out.steps = [r[1] for r in ordered]
         out.values = [r[2] for r in ordered]
-    return out
+    return out if limit is None else out.head(limit)
 
 
 def _time_slice(
@@ -118,6 +142,11 @@ def _step_filter(
 
 def last_point(conn: sqlite3.Connection, series_id: int) -> tuple[Any, int | None, int] | None:
     """``(value, step, time)`` of the series' latest point (value None for NaN), or None."""
+    with snapshot(conn):
+        return _last_point(conn, series_id)
+
+
+def _last_point(conn: sqlite3.Connection, series_id: int) -> tuple[Any, int | None, int] | None:
     loose = conn.execute(
         "SELECT value, step, time FROM points WHERE series_id = ? ORDER BY time DESC LIMIT 1",
         (series_id,),
@@ -134,6 +163,11 @@ def last_point(conn: sqlite3.Connection, series_id: int) -> tuple[Any, int | Non
 
 def step_at(conn: sqlite3.Connection, series_id: int, time: int) -> int | None:
     """The step of the series' point at ``time`` (None: no step, or no such point)."""
+    with snapshot(conn):
+        return _step_at(conn, series_id, time)
+
+
+def _step_at(conn: sqlite3.Connection, series_id: int, time: int) -> int | None:
     row = conn.execute(
         "SELECT step FROM points WHERE series_id = ? AND time = ?", (series_id, time)
     ).fetchone()
@@ -153,10 +187,9 @@ def step_at(conn: sqlite3.Connection, series_id: int, time: int) -> int | None:
 
 def count_points(conn: sqlite3.Connection, series_id: int) -> int:
     """How many points the series holds, sealed and loose."""
-    (sealed,) = conn.execute(
-        "SELECT coalesce(sum(count), 0) FROM point_chunks WHERE series_id = ?", (series_id,)
+    (total,) = conn.execute(
+        "SELECT (SELECT coalesce(sum(count), 0) FROM point_chunks WHERE series_id = ?)"
+        " + (SELECT count(*) FROM points WHERE series_id = ?)",
+        (series_id, series_id),
     ).fetchone()
-    (loose,) = conn.execute(
-        "SELECT count(*) FROM points WHERE series_id = ?", (series_id,)
-    ).fetchone()
-    return int(sealed) + int(loose)
+    return int(total)

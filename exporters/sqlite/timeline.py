@@ -8,7 +8,7 @@ import sqlite3
 from typing import Any
 
 from trainwire.errors import InvalidQueryError
-from trainwire.exporters.sqlite.series_read import read_points
+from trainwire.exporters.sqlite.series_read import read_points, snapshot
 from trainwire.exporters.sqlite.values import json_number, jsonable, loads
 
 __all__ = ["MAX_EVENTS", "events", "updates"]
@@ -83,6 +83,13 @@ def _points_after(
     conn: sqlite3.Connection, run_id: str, after: int, limit: int
 ) -> list[tuple[Any, ...]]:
     """``(name, attributes, step, time, value)`` of the first ``limit`` points after ``after``."""
+    with snapshot(conn):
+        return _first_after(conn, run_id, after, limit)
+
+
+def _first_after(
+    conn: sqlite3.Connection, run_id: str, after: int, limit: int
+) -> list[tuple[Any, ...]]:
     behind = conn.execute(
         "SELECT DISTINCT s.id, s.name, s.attributes FROM resources rs"
         " JOIN series s ON s.resource_id = rs.id JOIN point_chunks c ON c.series_id = s.id"
@@ -105,7 +112,7 @@ def _points_after(
     rows = [
         (name, attributes, step, t, value)
         for sid, name, attributes in series
-        for step, t, value in read_points(conn, sid, from_time=after + 1).rows()
+        for step, t, value in read_points(conn, sid, from_time=after + 1, limit=limit).rows()
     ]
     rows.sort(key=lambda row: row[3])
     return rows[:limit]

@@ -103,6 +103,8 @@ class StoreWriter:
                             if run_id is not None:
                                 if row[3] != semconv.EVENT_RUN_END:
                                     self._revive(run_id, rank)
+                                if row[3] == semconv.EVENT_RUN_START:
+                                    self._sealer.forget()  # a resume may rewind points
                                 apply_event(self._conn, run_id, rank, record, row)
                 if run_id is not None:
                     self._touch_run(run_id, times)
