@@ -9,7 +9,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from trainwire.errors import PermanentExportError
+from trainwire.errors import CorruptStoreError, PermanentExportError
 from trainwire.exporters.sqlite.writer import StoreWriter
 
 __all__ = ["Stored", "store"]
@@ -24,6 +24,7 @@ DATA_ERRORS = (
     sqlite3.DataError,
     sqlite3.ProgrammingError,  # e.g. a map bound where a scalar goes
     sqlite3.InterfaceError,
+    CorruptStoreError,  # a re-sent point meets a damaged chunk: that resource only
 )
 
 
