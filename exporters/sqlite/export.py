@@ -175,10 +175,7 @@ def _points(
     conn: sqlite3.Connection, run_id: str, total: int, progress: Progress
 ) -> Iterator[tuple[str, int | None, int, float]]:
     """Every point as ``(name, step, time, value)``, by time and then name."""
-    streams = []
-    for sid, name in _series(conn, run_id):
-        stored = read_points(conn, sid)
-        streams.append(zip(repeat(name), stored.steps, stored.times, stored.values))
+    streams = [_stream(conn, sid, name) for sid, name in _series(conn, run_id)]
     done = 0
     progress(0, total)
     for point in heapq.merge(*streams, key=lambda p: (p[2], p[0])):
@@ -187,6 +184,19 @@ def _points(
         if done % _BATCH == 0:
             progress(done, total)
     progress(done, total)
+
+
+def _stream(
+    conn: sqlite3.Connection, sid: int, name: str
+) -> Iterator[tuple[str, int | None, int, float]]:
+    """The series' points a page at a time, so a long run never sits in memory whole."""
+    after: int | None = None
+    while True:
+        page = read_points(conn, sid, from_time=after, limit=_BATCH * 10)
+        yield from zip(repeat(name), page.steps, page.times, page.values)
+        if len(page) < _BATCH * 10:
+            return
+        after = page.times[-1] + 1
 
 
 def _write_whirr(
