@@ -72,6 +72,14 @@ def layout(path: Path, name: str = "loss") -> tuple[int, int, int]:
     return chunks, sealed, loose
 
 
+def sealed_store(tmp_path: Path, wire: Any) -> Path:
+    """A store holding 5,000 steps of ``loss``, several chunks of them sealed."""
+    path = tmp_path / "store.db"
+    write(path, log_requests(wire, range(5_000)))
+    assert layout(path)[0] >= 2
+    return path
+
+
 def loss(path: Path, **query: Any) -> dict[str, Any]:
     with RunQuery(path) as runs:
         (series,) = runs.metrics(RUN, key="loss", **query)["metrics"]
@@ -136,9 +144,7 @@ def test_late_point_is_served_in_time_order_and_late_duplicate_is_ignored(
     tmp_path: Path, wire: Any
 ) -> None:
     """A point older than sealed ones lands in its place; a re-sent sealed time keeps its value."""
-    path = tmp_path / "store.db"
-    write(path, log_requests(wire, range(5_000)))
-    assert layout(path)[0] >= 2
+    path = sealed_store(tmp_path, wire)
     resource = wire.resource(RUN)
     late_time = T0 + 100 * SPACING + SPACING // 2  # between steps 100 and 101, long sealed
     duplicate = wire.log(resource, (T0 + 200 * SPACING, 200, {"loss": 50.0}))
@@ -180,9 +186,7 @@ def test_step_range_with_max_points_keeps_the_shape_of_sealed_points(
     tmp_path: Path, wire: Any
 ) -> None:
     """from_step/to_step with max_points over sealed points: each bucket's first/last/min/max."""
-    path = tmp_path / "store.db"
-    write(path, log_requests(wire, range(5_000)))
-    assert layout(path)[0] >= 2
+    path = sealed_store(tmp_path, wire)
     rows = [(s, T0 + s * SPACING, value_at(s)) for s in range(900, 4_101)]
 
     series = loss(path, from_step=900, to_step=4_100, max_points=100)

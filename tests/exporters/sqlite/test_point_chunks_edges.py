@@ -18,7 +18,17 @@ from trainwire.exporters.sqlite.maintenance import remove_run
 from trainwire.exporters.sqlite.query import RunQuery
 from trainwire.exporters.sqlite.schema import connect
 
-from .test_point_chunks import RUN, SPACING, T0, as_json, layout, log_requests, value_at, write
+from .test_point_chunks import (
+    RUN,
+    SPACING,
+    T0,
+    as_json,
+    layout,
+    log_requests,
+    sealed_store,
+    value_at,
+    write,
+)
 
 
 def test_points_whose_step_comes_later_get_it_after_thousands_of_points(
@@ -88,9 +98,7 @@ def test_live_updates_from_an_old_cursor_page_through_sealed_points(
     tmp_path: Path, wire: Any
 ) -> None:
     """A live view behind the sealed points gets every point once, in order, page by page."""
-    path = tmp_path / "store.db"
-    write(path, log_requests(wire, range(5_000)))
-    assert layout(path)[0] >= 2
+    path = sealed_store(tmp_path, wire)
     got: list[tuple[int, int, Any]] = []
     with RunQuery(path) as runs:
         cursor, pages = T0 - 1, 0
