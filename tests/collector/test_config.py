@@ -33,7 +33,9 @@ EXPORTERS = "{sqlite: {path: run.db}}"
 PIPELINES = "{metrics: {receivers: [otlp], exporters: [sqlite]}}"
 GRPC = "receivers::otlp::protocols::grpc"
 METRICS = "service::pipelines::metrics"
-SQLITE_KEYS = "api, lease_s, path, retry_on_failure, sealing_cpu_share, sending_queue, writer_process"
+SQLITE_KEYS = (
+    "api, lease_s, path, retry_on_failure, sealing_cpu_share, sending_queue, writer_process"
+)
 TOP_LEVEL = "receivers, processors, exporters, connectors, extensions, service"
 
 
