@@ -38,6 +38,7 @@ from trainwire.errors import CorruptStoreError
 
 __all__ = [
     "CHUNK_POINTS",
+    "DECODE_COLUMNS",
     "Chunk",
     "decode",
     "encode",
@@ -63,8 +64,8 @@ _INSERT = (
     " last_step, last_value, flags, time_data, step_data, value_data)"
     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 )
-_COLUMNS = "count, min_step, flags, time_data, step_data, value_data"
-"""The columns :func:`decode` takes, in its order."""
+DECODE_COLUMNS = "count, min_step, flags, time_data, step_data, value_data"
+"""The ``point_chunks`` columns :func:`decode` takes, in its order."""
 
 
 def _pack(kind: str, items: Iterable[Any]) -> bytes:
@@ -131,7 +132,7 @@ def decode(
     count: int, min_step: int | None, flags: int, time_data: bytes, step_data: bytes,
     value_data: bytes,
 ) -> Chunk:  # fmt: skip
-    """The columns of one chunk (arguments in the order of ``_COLUMNS``)."""
+    """The columns of one chunk (arguments in the order of :data:`DECODE_COLUMNS`)."""
     times = list(accumulate(_unpack("q", time_data, count)))
     steps: list[int | None]
     if flags & _STEPS_CONSECUTIVE:
@@ -185,11 +186,11 @@ def sealed_times(conn: sqlite3.Connection, series_id: int, low: int, high: int) 
     """The times of the series' sealed points in chunks that overlap ``[low, high]``."""
     out: set[int] = set()
     for row in conn.execute(
-        f"SELECT {_COLUMNS} FROM point_chunks WHERE series_id = ? AND last_time >= ?"
+        f"SELECT {DECODE_COLUMNS} FROM point_chunks WHERE series_id = ? AND last_time >= ?"
         " AND first_time <= ?",
         (series_id, low, high),
     ):
-        out.update(decode(*row)[0])
+        out.update(decode(*row)[0])  # whole: a damaged chunk is reported, not skipped
     return out
 
 
@@ -199,7 +200,7 @@ def unseal(
     """Turn the series' chunks matching ``where`` (SQL on ``point_chunks``, starting with
     ``AND``) back into loose points; return how many chunks were opened."""
     found = conn.execute(
-        f"SELECT last_time, {_COLUMNS} FROM point_chunks WHERE series_id = ?{where}",
+        f"SELECT last_time, {DECODE_COLUMNS} FROM point_chunks WHERE series_id = ?{where}",
         (series_id, *args),
     ).fetchall()
     for last_time, *columns in found:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import sqlite3
 from typing import Any
 
@@ -105,16 +104,13 @@ def downsample(
             if t is not None:
                 keep[t] = (step, value)
         if cur[12] is not None:
-            keep[cur[12]] = (step_at(conn, series_id, cur[12]), math.nan)
+            keep[cur[12]] = (step_at(conn, series_id, cur[12]), None)
     # A step that arrived after its points (split requests) is in points, not the rollups.
     out = SeriesPoints()
-    for t in sorted(keep):
-        step, value = keep[t]
-        out.steps.append(step if step is not None else step_at(conn, series_id, t))
-        out.times.append(t)
-        if value is None or not math.isfinite(value):
-            out.nonfinite = True
-        out.values.append(math.nan if value is None else value)
+    out.extend_stored(
+        (keep[t][0] if keep[t][0] is not None else step_at(conn, series_id, t), t, keep[t][1])
+        for t in sorted(keep)
+    )
     return _columns(out, int(total), True)
 
 

@@ -155,19 +155,18 @@ def _resume(conn: sqlite3.Connection, run_id: str, rank: int, time: int, resume_
         return
     # Only this rank's own streams: each rank rewinds what it logged, not what others
     # already logged in the new attempt.
-    where = (
-        " WHERE step > ? AND time < ? AND series_id IN (SELECT s.id FROM series s"
-        " JOIN resources r ON r.id = s.resource_id WHERE r.run_id = ? AND coalesce(r.rank, 0) = ?)"
+    rank_series = (
+        " AND series_id IN (SELECT s.id FROM series s JOIN resources r"
+        " ON r.id = s.resource_id WHERE r.run_id = ? AND coalesce(r.rank, 0) = ?)"
     )
+    where = " WHERE step > ? AND time < ?" + rank_series
     args = (resume_from, time, run_id, rank)
     # Sealed chunks holding such points go back to loose points first (chunks.py).
+    sealed = " AND max_step > ? AND first_time < ?"
     for (sid,) in conn.execute(
-        "SELECT DISTINCT series_id FROM point_chunks WHERE max_step > ? AND first_time < ?"
-        " AND series_id IN (SELECT s.id FROM series s JOIN resources r ON r.id = s.resource_id"
-        " WHERE r.run_id = ? AND coalesce(r.rank, 0) = ?)",
-        args,
+        "SELECT DISTINCT series_id FROM point_chunks WHERE 1" + sealed + rank_series, args
     ).fetchall():
-        unseal(conn, sid, " AND max_step > ? AND first_time < ?", (resume_from, time))
+        unseal(conn, sid, sealed, (resume_from, time))
     conn.execute(
         "INSERT OR IGNORE INTO superseded_points SELECT series_id, time, step, value FROM points"
         + where,

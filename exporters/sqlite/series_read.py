@@ -5,16 +5,14 @@ from __future__ import annotations
 import math
 import sqlite3
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from trainwire.exporters.sqlite.chunks import decode
+from trainwire.exporters.sqlite.chunks import DECODE_COLUMNS, decode
 
 __all__ = ["SeriesPoints", "count_points", "last_point", "read_points", "snapshot", "step_at"]
-
-_DECODE = "count, min_step, flags, time_data, step_data, value_data"
 
 
 @dataclass
@@ -33,6 +31,15 @@ class SeriesPoints:
     def rows(self) -> list[tuple[int | None, int, float]]:
         """``(step, time, value)`` tuples."""
         return list(zip(self.steps, self.times, self.values, strict=True))
+
+    def extend_stored(self, rows: Iterable[tuple[int | None, int, float | None]]) -> None:
+        """Append ``(step, time, value)`` rows as stored in a table (NaN as None)."""
+        for step, t, stored in rows:
+            self.steps.append(step)
+            self.times.append(t)
+            if stored is None or not math.isfinite(stored):
+                self.nonfinite = True
+            self.values.append(math.nan if stored is None else float(stored))
 
     def head(self, limit: int) -> SeriesPoints:
         """The first ``limit`` points."""
@@ -86,7 +93,7 @@ def read_points(
     loose_sql += " ORDER BY time" + ("" if limit is None else f" LIMIT {int(limit)}")
     with snapshot(conn):
         chunks = conn.execute(
-            f"SELECT first_time, last_time, {_DECODE} FROM point_chunks"
+            f"SELECT first_time, last_time, {DECODE_COLUMNS} FROM point_chunks"
             f" WHERE series_id = ?{chunk_where} ORDER BY last_time",
             (series_id, *args),
         ).fetchall()
@@ -109,12 +116,7 @@ def read_points(
         out.nonfinite |= nonfinite
     if in_order and limit is not None and len(out.times) >= limit:
         loose = []
-    for step, t, stored in loose:
-        out.steps.append(step)
-        out.times.append(t)
-        if stored is None or not math.isfinite(stored):
-            out.nonfinite = True
-        out.values.append(math.nan if stored is None else float(stored))
+    out.extend_stored(loose)
     if not in_order:  # late points, or chunks that overlap: rare
         ordered = sorted(zip(out.times, out.steps, out.values, strict=True))
         out.times = [r[0] for r in ordered]
@@ -174,7 +176,7 @@ def _step_at(conn: sqlite3.Connection, series_id: int, time: int) -> int | None:
     if row is not None:
         return None if row[0] is None else int(row[0])
     for columns in conn.execute(
-        f"SELECT {_DECODE} FROM point_chunks WHERE series_id = ? AND last_time >= ?"
+        f"SELECT {DECODE_COLUMNS} FROM point_chunks WHERE series_id = ? AND last_time >= ?"
         " AND first_time <= ?",
         (series_id, time, time),
     ):
