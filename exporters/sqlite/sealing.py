@@ -35,12 +35,11 @@ class Sealer:
         self._clock = time.monotonic()
         self._loose: dict[int, int] = {}  # loose points per series, as far as known
 
-    def fresh(self, rows: Rows) -> tuple[Rows, dict[int, int], bool]:
+    def fresh(self, rows: Rows) -> tuple[Rows, dict[int, int]]:
         """``rows`` less the points stored elsewhere than ``points`` (a re-sent request):
-        sealed into chunks, or set aside by a rewind. Also how many rows each series has,
-        and whether any row was dropped."""
+        sealed into chunks, or set aside by a rewind; and how many of those each series has."""
         if not rows:
-            return rows, {}, False
+            return rows, {}
         spans: dict[int, list[int]] = {}  # series -> [lowest time, highest time, rows]
         if len(set(map(_SERIES, rows))) == 1:  # the usual: a metric without attributes
             times = list(map(_TIME, rows))
@@ -54,7 +53,7 @@ class Sealer:
                     span[2] += 1
                     span[0] = min(span[0], t)
                     span[1] = max(span[1], t)
-        resent = False
+        counts = {sid: span[2] for sid, span in spans.items()}
         for sid, (low, high, _) in spans.items():
             stored = sealed_times(self._conn, sid, low, high)
             stored.update(
@@ -67,9 +66,9 @@ class Sealer:
             )
             if stored:
                 kept = [r for r in rows if r[0] != sid or r[1] not in stored]
-                resent = resent or len(kept) < len(rows)
+                counts[sid] -= len(rows) - len(kept)
                 rows = kept
-        return rows, {sid: span[2] for sid, span in spans.items()}, resent
+        return rows, counts
 
     def added(self, per_series: dict[int, int], all_new: bool, stepped_only: bool) -> None:
         """Count the rows just inserted (``per_series``) and seal what the credit allows.
@@ -81,25 +80,26 @@ class Sealer:
         for sid, added in per_series.items():
             loose = self._loose.get(sid) if all_new else None
             if loose is None:
-                (loose,) = self._conn.execute(
-                    "SELECT count(*) FROM points WHERE series_id = ?", (sid,)
-                ).fetchone()
+                loose = self._sealable(sid, stepped_only)
             else:
                 loose += added
             while loose >= 2 * CHUNK_POINTS and self._may_seal():
                 started = time.perf_counter()
                 sealed = seal(self._conn, sid, stepped_only)
                 self._credit -= time.perf_counter() - started
-                if not sealed:
-                    # Not enough after all (points waiting for a step stay loose): count
-                    # only those that can be sealed.
-                    stepped = " AND step IS NOT NULL" if stepped_only else ""
-                    (loose,) = self._conn.execute(
-                        f"SELECT count(*) FROM points WHERE series_id = ?{stepped}", (sid,)
-                    ).fetchone()
+                if not sealed:  # not enough after all: another writer, or a rewind
+                    loose = self._sealable(sid, stepped_only)
                     break
                 loose -= CHUNK_POINTS
             self._loose[sid] = loose
+
+    def _sealable(self, sid: int, stepped_only: bool) -> int:
+        """Loose points of the series that may be sealed (not those waiting for a step)."""
+        stepped = " AND step IS NOT NULL" if stepped_only else ""
+        (count,) = self._conn.execute(
+            f"SELECT count(*) FROM points WHERE series_id = ?{stepped}", (sid,)
+        ).fetchone()
+        return int(count)
 
     def forget(self) -> None:
         """Drop the counts (after a rollback, or a rewind that moved points)."""

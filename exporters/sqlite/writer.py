@@ -239,10 +239,10 @@ class StoreWriter:
         rows: list[tuple[Any, ...]] = []
         if kind in _NUMBER_KINDS:
             rows = self._number_rows(resource_id, scope, scope_version, metric, kind, steps)
-            rows, per_series, resent = self._sealer.fresh(rows)
+            rows, per_series = self._sealer.fresh(rows)
             cursor = self._conn.executemany("INSERT OR IGNORE INTO points VALUES (?,?,?,?)", rows)
-            all_new = cursor.rowcount == len(rows) and not resent
-            fold(self._conn, rows, cursor.rowcount == len(rows), self._rollups)
+            all_new = cursor.rowcount == len(rows)
+            fold(self._conn, rows, all_new, self._rollups)
             self._sealer.added(per_series, all_new, scope == semconv.SCOPE_NAME)
         else:
             for point, count, total, low, high, data in distribution_rows(metric, kind):
